@@ -1,0 +1,80 @@
+//! Names derived from the repository's content: the agent AMI name and the S3 location of each
+//! Lambda's code. The hashes are computed by `build.rs` when this crate is built.
+
+use stack_config::{AgentOs, StackConfig};
+
+/// The version in AMI names: this workspace's version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The hash of `packer/<folder>` for an OS, if this repository has that image definition.
+pub fn packer_hash(os: &AgentOs) -> Option<&'static str> {
+    match os.packer_folder() {
+        "linux" => Some(env!("PACKER_HASH_LINUX")),
+        "windows" => Some(env!("PACKER_HASH_WINDOWS")),
+        "macos" => Some(env!("PACKER_HASH_MACOS")),
+        _ => None,
+    }
+}
+
+/// The name of the agent image the stack looks up:
+/// `semaphore-agent-v<version>-<os>-<arch>-<hash>`.
+///
+/// An OS without an image definition is refused by the configuration unless an AMI id is
+/// given, in which case this name is never used.
+pub fn ami_name(config: &StackConfig) -> String {
+    format!(
+        "semaphore-agent-v{VERSION}-{}-{}-{}",
+        config.os.as_str(),
+        config.arch,
+        packer_hash(&config.os).unwrap_or("unknown-os")
+    )
+}
+
+/// One of the stack's Lambda functions, for asset naming and packaging.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LambdaAsset {
+    /// The job-demand scaler.
+    Scaler,
+    /// The custom resource that suspends `AZRebalance`.
+    AzRebalanceSuspender,
+    /// The daily GitHub SSH host keys refresher.
+    SshKeysUpdater,
+}
+
+impl LambdaAsset {
+    /// All three, in template order.
+    pub const ALL: [LambdaAsset; 3] = [
+        LambdaAsset::SshKeysUpdater,
+        LambdaAsset::AzRebalanceSuspender,
+        LambdaAsset::Scaler,
+    ];
+
+    /// The function's folder under `lambdas/` (and its zip's base name).
+    pub fn name(self) -> &'static str {
+        match self {
+            LambdaAsset::Scaler => "scaler",
+            LambdaAsset::AzRebalanceSuspender => "az-rebalance-suspender",
+            LambdaAsset::SshKeysUpdater => "ssh-keys-updater",
+        }
+    }
+
+    /// The SHA-256 fingerprint of the function's sources.
+    pub fn fingerprint(self) -> &'static str {
+        match self {
+            LambdaAsset::Scaler => env!("ASSET_HASH_SCALER"),
+            LambdaAsset::AzRebalanceSuspender => env!("ASSET_HASH_AZ_REBALANCE_SUSPENDER"),
+            LambdaAsset::SshKeysUpdater => env!("ASSET_HASH_SSH_KEYS_UPDATER"),
+        }
+    }
+
+    /// The S3 key of the function's zip: `<fingerprint>.zip`.
+    pub fn s3_key(self) -> String {
+        format!("{}.zip", self.fingerprint())
+    }
+}
+
+/// The assets bucket: the one CDK's default bootstrap creates (qualifier `hnb659fds`), so an
+/// account bootstrapped for the original needs nothing more.
+pub fn assets_bucket(account: &str, region: &str) -> String {
+    format!("cdk-hnb659fds-assets-{account}-{region}")
+}

@@ -1,0 +1,112 @@
+//! Content hashes computed when the crate is built (this file is also compiled into
+//! `build.rs`): the Packer-tree hash in AMI names and the fingerprints that name Lambda assets.
+//! Both depend only on file contents (and, for assets, on paths), never on timestamps.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use md5::{Digest as _, Md5};
+use sha2::Sha256;
+
+/// Every regular file under `dir`, recursively, sorted by path. A missing `dir` has no files.
+pub fn files_under(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    if dir.is_dir() {
+        walk(dir, &mut out)?;
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        let path = entry.path();
+        if kind.is_dir() {
+            if entry.file_name() != "target" {
+                walk(&path, out)?;
+            }
+        } else if kind.is_file() {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// The image hash of a Packer folder: the MD5 of each file as lowercase hex, sorted, each
+/// followed by `\n`, and the MD5 of that text (as the original's `md5sum | sort | md5sum`).
+pub fn packer_hash(folder: &Path) -> io::Result<String> {
+    let mut digests = Vec::new();
+    for file in files_under(folder)? {
+        digests.push(hex(&Md5::digest(fs::read(&file)?)));
+    }
+    digests.sort();
+    let mut text = String::new();
+    for d in digests {
+        text.push_str(&d);
+        text.push('\n');
+    }
+    Ok(hex(&Md5::digest(text.as_bytes())))
+}
+
+/// The asset fingerprint of a Lambda: SHA-256 over its name and, for every file of `roots`
+/// (files or folders, relative to `base`), the file's path relative to `base` and the SHA-256
+/// of its content. Line endings are normalized so a Windows checkout gives the same key.
+pub fn asset_fingerprint(name: &str, base: &Path, roots: &[&str]) -> io::Result<String> {
+    let mut hasher = Sha256::new();
+    field(&mut hasher, "lambda", name.as_bytes());
+    let mut files = Vec::new();
+    for root in roots {
+        let path = base.join(root);
+        if path.is_file() {
+            files.push(path);
+        } else {
+            files.extend(files_under(&path)?);
+        }
+    }
+    files.sort();
+    for file in files {
+        let relative = file
+            .strip_prefix(base)
+            .unwrap_or(&file)
+            .to_string_lossy()
+            .replace('\\', "/");
+        let content = normalize_newlines(fs::read(&file)?);
+        let value = format!("{}:{}", content.len(), hex(&Sha256::digest(&content)));
+        field(&mut hasher, &format!("file:{relative}"), value.as_bytes());
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+fn field(hasher: &mut Sha256, header: &str, value: &[u8]) {
+    hasher.update([0x01]);
+    hasher.update(header.as_bytes());
+    hasher.update([0x02]);
+    hasher.update(value);
+    hasher.update([0x03]);
+}
+
+// Text files (no NUL in the first 8 KiB) get CRLF → LF, as CDK's fingerprint does.
+fn normalize_newlines(content: Vec<u8>) -> Vec<u8> {
+    let head = &content[..content.len().min(8192)];
+    if head.contains(&0) {
+        return content;
+    }
+    let mut out = Vec::with_capacity(content.len());
+    let mut i = 0;
+    while i < content.len() {
+        if content[i] == b'\r' && content.get(i + 1) == Some(&b'\n') {
+            i += 1;
+            continue;
+        }
+        out.push(content[i]);
+        i += 1;
+    }
+    out
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
