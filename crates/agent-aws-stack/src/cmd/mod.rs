@@ -1,0 +1,33 @@
+//! One module per subcommand, plus what they share: reading the configuration.
+
+pub mod config;
+pub mod synth;
+
+use std::path::Path;
+
+use anyhow::Result;
+use stack_config::{RawConfig, StackConfig, Validated};
+
+/// Reads the raw configuration from `--config` or `SEMAPHORE_AGENT_STACK_CONFIG` and the
+/// process environment, telling the user on stderr which file (if any) is used.
+pub fn load_raw(config_flag: Option<&Path>) -> Result<RawConfig> {
+    let raw = RawConfig::load(
+        config_flag,
+        std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
+    )?;
+    match raw.file() {
+        Some(path) => eprintln!("==> Using config file at {}", path.display()),
+        None => eprintln!("==> No config file specified. Using environment variables"),
+    }
+    Ok(raw)
+}
+
+/// Validates the configuration and prints its warnings to stderr.
+pub fn validate(raw: &RawConfig) -> Result<StackConfig> {
+    let Validated { config, warnings } = StackConfig::from_raw(raw)?;
+    for warning in warnings {
+        eprintln!("warning: {warning}");
+    }
+    Ok(config)
+}

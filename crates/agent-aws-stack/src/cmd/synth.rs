@@ -1,0 +1,189 @@
+//! `agent-aws-stack synth`: configuration → lookups → GitHub keys → template on stdout (or
+//! `--output FILE`). AWS is called only for values the context cache lacks, and never with
+//! `--no-lookups`.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use stack_config::StackConfig;
+use stack_lookups::{ContextCache, environment};
+use stack_template::{Environment, SynthInput};
+
+/// Arguments of `synth`.
+#[derive(Debug, Args)]
+pub struct SynthArgs {
+    /// Write the template to FILE instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
+
+    /// Lookup cache in CDK's format.
+    #[arg(long, value_name = "FILE", default_value = "cdk.context.json")]
+    context: PathBuf,
+
+    /// Never call AWS: every lookup must be in the context cache, and the account and region
+    /// must be given.
+    #[arg(long)]
+    no_lookups: bool,
+
+    /// GitHub SSH host keys as a JSON array of strings, instead of fetching them.
+    #[arg(long, value_name = "FILE")]
+    github_keys: Option<PathBuf>,
+
+    /// AWS account id (else CDK_DEPLOY_ACCOUNT, CDK_DEFAULT_ACCOUNT, or the credentials' account).
+    #[arg(long)]
+    account: Option<String>,
+
+    /// AWS region (else CDK_DEPLOY_REGION, CDK_DEFAULT_REGION, AWS_REGION, AWS_DEFAULT_REGION,
+    /// or the profile's region).
+    #[arg(long)]
+    region: Option<String>,
+
+    /// GitHub meta API address (for tests and GitHub Enterprise mirrors).
+    #[arg(long, hide = true, default_value = github_keys::META_URL)]
+    github_meta_url: String,
+}
+
+/// Runs `synth`.
+pub fn run(config_flag: Option<&Path>, args: SynthArgs) -> Result<()> {
+    let raw = super::load_raw(config_flag)?;
+    let config = super::validate(&raw)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")?;
+    let template = runtime.block_on(synthesize(&config, &args))?;
+    write_output(args.output.as_deref(), &template)
+}
+
+async fn synthesize(config: &StackConfig, args: &SynthArgs) -> Result<String> {
+    let env: HashMap<String, String> = std::env::vars().collect();
+    let mut account = environment::account_hint(args.account.as_deref(), &env);
+    let mut region = environment::region_hint(args.region.as_deref(), &env);
+
+    // The AWS configuration is loaded only when something must come from AWS.
+    let mut aws: Option<aws_config::SdkConfig> = None;
+    if region.is_none() || account.is_none() {
+        if args.no_lookups {
+            bail!(
+                "the {} is unknown and --no-lookups forbids asking AWS; pass --account and --region (or set CDK_DEFAULT_ACCOUNT and CDK_DEFAULT_REGION)",
+                match (account.is_none(), region.is_none()) {
+                    (true, true) => "account and region are",
+                    (true, false) => "account is",
+                    _ => "region is",
+                }
+            );
+        }
+        let sdk = stack_lookups::aws_config(region.clone()).await;
+        if region.is_none() {
+            region = sdk.region().map(ToString::to_string);
+        }
+        let Some(r) = &region else {
+            bail!(
+                "the AWS region is unknown: pass --region, or set AWS_REGION, CDK_DEFAULT_REGION or a region in your AWS profile"
+            );
+        };
+        environment::check_region(r)?;
+        if account.is_none() {
+            account = Some(stack_lookups::caller_account(&sdk).await?);
+        }
+        aws = Some(sdk);
+    }
+    let account = account.expect("account resolved above");
+    let region = region.expect("region resolved above");
+    environment::check_account(&account)?;
+    environment::check_region(&region)?;
+
+    let mut cache = ContextCache::load(&args.context)?;
+    let missing = stack_lookups::missing(config, &account, &region, &cache);
+    if !missing.is_empty() {
+        if args.no_lookups {
+            return Err(stack_lookups::missing_error(&cache, &missing).into());
+        }
+        let sdk = match aws {
+            Some(sdk) => sdk,
+            None => stack_lookups::aws_config(Some(region.clone())).await,
+        };
+        let ec2 = stack_lookups::AwsEc2::new(aws_sdk_ec2::Client::new(&sdk));
+        eprintln!(
+            "==> Looking up {} value(s) in {account}/{region}, recording them in {}",
+            missing.len(),
+            cache.path().display()
+        );
+        stack_lookups::fill(&ec2, &account, &mut cache, missing).await?;
+        cache.save()?;
+    }
+    let lookups = stack_lookups::from_cache(config, &account, &region, &cache)?;
+    let ssh_keys = github_ssh_keys(args).await?;
+
+    let environment = Environment { account, region };
+    let synthesized = stack_template::synth(SynthInput {
+        config,
+        lookups: &lookups,
+        environment: &environment,
+        ssh_keys: &ssh_keys,
+    })?;
+    for warning in &synthesized.warnings {
+        eprintln!("warning: {warning}");
+    }
+    Ok(synthesized.template.to_pretty_string())
+}
+
+/// GitHub's SSH host keys: from `--github-keys`, else the hour-long cache in the current
+/// folder, else fetched (and cached).
+async fn github_ssh_keys(args: &SynthArgs) -> Result<Vec<String>> {
+    if let Some(path) = &args.github_keys {
+        return github_keys::read_key_file(path).context("failed to read the GitHub SSH keys file");
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let cache = github_keys::Cache::new(".");
+    if let Some(cached) = cache.fresh(now) {
+        eprintln!(
+            "==> GitHub SSH keys found locally at '{}'",
+            cached.path.display()
+        );
+        return Ok(cached.keys);
+    }
+    let client = reqwest::Client::builder()
+        .build()
+        .context("failed to build the HTTP client")?;
+    let keys = github_keys::fetch(&client, &args.github_meta_url)
+        .await
+        .context(
+            "failed to fetch GitHub's SSH host keys (use --github-keys FILE to work offline)",
+        )?;
+    let path = cache.store(&keys, now)?;
+    eprintln!(
+        "==> GitHub SSH keys fetched and stored at '{}'",
+        path.display()
+    );
+    Ok(keys)
+}
+
+/// Writes the template to stdout, or to a file through a temporary file and a rename, so a
+/// failure never leaves a partial template behind.
+fn write_output(output: Option<&Path>, template: &str) -> Result<()> {
+    match output {
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(template.as_bytes())
+                .and_then(|()| stdout.flush())
+                .context("failed to write the template to stdout")
+        }
+        Some(path) => {
+            let tmp = path.with_extension("tmp");
+            std::fs::write(&tmp, template)
+                .and_then(|()| std::fs::rename(&tmp, path))
+                .with_context(|| format!("failed to write the template to {}", path.display()))?;
+            eprintln!("==> Template written to {}", path.display());
+            Ok(())
+        }
+    }
+}
