@@ -365,12 +365,10 @@ impl StackConfig {
                     "{ASG_MIN_SIZE} ({min}) must not be greater than {ASG_MAX_SIZE} ({max})"
                 ));
             }
-            if let Some(desired) = desired {
-                if desired < min || desired > max {
-                    r.problem(format!(
-                        "{ASG_DESIRED} ({desired}) must be between {ASG_MIN_SIZE} ({min}) and {ASG_MAX_SIZE} ({max})"
-                    ));
-                }
+            if let Some(desired) = desired.filter(|d| *d < min || *d > max) {
+                r.problem(format!(
+                    "{ASG_DESIRED} ({desired}) must be between {ASG_MIN_SIZE} ({min}) and {ASG_MAX_SIZE} ({max})"
+                ));
             }
         }
 
@@ -387,12 +385,10 @@ impl StackConfig {
         };
 
         let os = AgentOs::parse(&r.str(OS));
-        if let AgentOs::Other(other) = &os {
-            if r.raw.get(AMI).is_none() {
-                r.problem(format!(
-                    "{OS} '{other}' has no image definition in this repository; use ubuntu-focal, ubuntu-jammy, ubuntu-noble, windows or macos, or set {AMI} to an existing image id"
-                ));
-            }
+        if let (AgentOs::Other(other), None) = (&os, r.raw.get(AMI)) {
+            r.problem(format!(
+                "{OS} '{other}' has no image definition in this repository; use ubuntu-focal, ubuntu-jammy, ubuntu-noble, windows or macos, or set {AMI} to an existing image id"
+            ));
         }
         let asg_launch_template_overrides = match r.opt(ASG_LAUNCH_TEMPLATE_OVERRIDES_JSON) {
             None => Vec::new(),
@@ -642,13 +638,9 @@ fn read_volume(r: &mut Reader<'_>, device_name: String) -> Option<Volume> {
 }
 
 fn check_tag(r: &mut Reader<'_>, tag: &Tag) {
+    // Keys cannot contain ':' in this format, so AWS's reserved `aws:` prefix cannot occur.
     if tag.key.is_empty() {
         r.problem(format!("{TAGS} has a tag with an empty key"));
-    } else if tag.key.to_ascii_lowercase().starts_with("aws:") {
-        r.problem(format!(
-            "{TAGS} key '{}' is invalid: the 'aws:' prefix is reserved by AWS",
-            tag.key
-        ));
     }
     if tag.key.chars().count() > 128 {
         r.problem(format!(

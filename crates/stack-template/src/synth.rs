@@ -739,10 +739,8 @@ impl Builder<'_> {
             json!(c.asg_new_instances_protected_from_scale_in),
         );
         props.insert("Tags".into(), tags::auto_scaling_group(&c.tags));
-        if let Some(vpc) = &c.vpc {
-            if c.azs.is_empty() {
-                props.insert("VPCZoneIdentifier".into(), json!(vpc.subnets));
-            }
+        if let (Some(vpc), true) = (&c.vpc, c.azs.is_empty()) {
+            props.insert("VPCZoneIdentifier".into(), json!(vpc.subnets));
         }
         self.add(
             AUTO_SCALING_GROUP,

@@ -268,3 +268,30 @@ pub fn json_diff(expected: &Value, actual: &Value) -> String {
         .header("expected", "actual")
         .to_string()
 }
+
+/// Every logical ID a JSON value names through `Ref` or `Fn::GetAtt` (pseudo parameters such
+/// as `AWS::Partition` included).
+pub fn references(value: &Value) -> std::collections::BTreeSet<String> {
+    fn walk(value: &Value, out: &mut std::collections::BTreeSet<String>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(target)) = map.get("Ref") {
+                    out.insert(target.clone());
+                }
+                if let Some(target) = map
+                    .get("Fn::GetAtt")
+                    .and_then(|a| a.get(0))
+                    .and_then(Value::as_str)
+                {
+                    out.insert(target.to_owned());
+                }
+                map.values().for_each(|v| walk(v, out));
+            }
+            Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    let mut out = std::collections::BTreeSet::new();
+    walk(value, &mut out);
+    out
+}

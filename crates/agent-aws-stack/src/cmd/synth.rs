@@ -69,7 +69,7 @@ async fn synthesize(config: &StackConfig, args: &SynthArgs) -> Result<String> {
     if region.is_none() || account.is_none() {
         if args.no_lookups {
             bail!(
-                "the {} is unknown and --no-lookups forbids asking AWS; pass --account and --region (or set CDK_DEFAULT_ACCOUNT and CDK_DEFAULT_REGION)",
+                "the {} unknown and --no-lookups forbids asking AWS; pass --account and --region (or set CDK_DEFAULT_ACCOUNT and CDK_DEFAULT_REGION)",
                 match (account.is_none(), region.is_none()) {
                     (true, true) => "account and region are",
                     (true, false) => "account is",

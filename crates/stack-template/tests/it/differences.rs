@@ -1,11 +1,10 @@
 //! The deliberate differences from the original, and template-wide invariants.
 
-use std::collections::BTreeSet;
-
 use serde_json::{Value, json};
 use stack_template::{SynthError, ids};
 use test_support::{
-    FixtureLookups, fixture_ssh_keys, has_resource_properties, resources_of_type, synth_pairs,
+    FixtureLookups, fixture_ssh_keys, has_resource_properties, references, resources_of_type,
+    synth_pairs,
 };
 
 const BASIC: &[(&str, &str)] = &[
@@ -179,25 +178,6 @@ fn arns_follow_the_regions_partition() {
     assert!(!text.contains("\"arn:aws:"), "no hard-coded aws partition");
 }
 
-/// All `Ref`/`GetAtt` targets of a JSON value.
-fn references(value: &Value, out: &mut BTreeSet<String>) {
-    match value {
-        Value::Object(map) => {
-            if let Some(Value::String(target)) = map.get("Ref") {
-                out.insert(target.clone());
-            }
-            if let Some(Value::Array(att)) = map.get("Fn::GetAtt") {
-                if let Some(Value::String(target)) = att.first() {
-                    out.insert(target.clone());
-                }
-            }
-            map.values().for_each(|v| references(v, out));
-        }
-        Value::Array(items) => items.iter().for_each(|v| references(v, out)),
-        _ => {}
-    }
-}
-
 #[test]
 fn references_resolve_and_depends_on_is_never_redundant() {
     for extra in [
@@ -220,8 +200,7 @@ fn references_resolve_and_depends_on_is_never_redundant() {
         let t = template(&extra);
         let resources = t["Resources"].as_object().expect("resources");
         for (id, resource) in resources {
-            let mut refs = BTreeSet::new();
-            references(&resource["Properties"], &mut refs);
+            let refs = references(&resource["Properties"]);
             for target in &refs {
                 assert!(
                     target.starts_with("AWS::") || resources.contains_key(target),

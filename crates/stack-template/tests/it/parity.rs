@@ -23,7 +23,7 @@ use std::fs;
 use serde_json::{Map, Value};
 use stack_config::{RawConfig, StackConfig};
 use stack_template::ids;
-use test_support::{FixtureLookups, json_diff, reference_dir, synth_config};
+use test_support::{FixtureLookups, json_diff, reference_dir, references, synth_config};
 
 const RUNTIME_KEYS: &[&str] = &[
     "Architectures",
@@ -32,26 +32,6 @@ const RUNTIME_KEYS: &[&str] = &[
     "LoggingConfig",
     "Runtime",
 ];
-
-fn refs(value: &Value, out: &mut BTreeSet<String>) {
-    match value {
-        Value::Object(map) => {
-            if let Some(Value::String(t)) = map.get("Ref") {
-                out.insert(t.clone());
-            }
-            if let Some(t) = map
-                .get("Fn::GetAtt")
-                .and_then(|a| a.get(0))
-                .and_then(Value::as_str)
-            {
-                out.insert(t.to_owned());
-            }
-            map.values().for_each(|v| refs(v, out));
-        }
-        Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
-        _ => {}
-    }
-}
 
 /// Normalizes one side: keeps `keep` resources, drops Metadata, makes DependsOn a sorted set
 /// of non-implied dependencies on kept resources.
@@ -67,8 +47,7 @@ fn normalize(template: &Value, keep: impl Fn(&str, &Value) -> bool) -> Map<Strin
         .map(|(id, mut r)| {
             let obj = r.as_object_mut().expect("resource object");
             obj.remove("Metadata");
-            let mut implied = BTreeSet::new();
-            refs(obj.get("Properties").unwrap_or(&Value::Null), &mut implied);
+            let implied = references(obj.get("Properties").unwrap_or(&Value::Null));
             let deps: BTreeSet<String> = obj
                 .remove("DependsOn")
                 .and_then(|d| d.as_array().cloned())
@@ -97,12 +76,13 @@ fn props_mut<'a>(resources: &'a mut Map<String, Value>, id: &str) -> &'a mut Map
 }
 
 fn remove_dependency(resources: &mut Map<String, Value>, id: &str, dep: &str) {
-    if let Some(r) = resources.get_mut(id).and_then(Value::as_object_mut) {
-        if let Some(Value::Array(deps)) = r.get_mut("DependsOn") {
-            deps.retain(|d| d != dep);
-            if deps.is_empty() {
-                r.remove("DependsOn");
-            }
+    let Some(r) = resources.get_mut(id).and_then(Value::as_object_mut) else {
+        return;
+    };
+    if let Some(Value::Array(deps)) = r.get_mut("DependsOn") {
+        deps.retain(|d| d != dep);
+        if deps.is_empty() {
+            r.remove("DependsOn");
         }
     }
 }

@@ -1,0 +1,456 @@
+//! The built binary on fixtures: stdout, stderr and exit status. Emulator tests run when
+//! `AWS_ENDPOINT_URL` points at moto_server (scripts/test.sh starts one) and are skipped,
+//! saying so, otherwise.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The binary with a clean environment (only PATH and HOME), run in `dir`.
+fn cli(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_agent-aws-stack"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .current_dir(dir);
+    cmd
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn example_args() -> Vec<String> {
+    let ex = root().join("examples/linux");
+    vec![
+        "synth".into(),
+        "--config".into(),
+        ex.join("config.json").display().to_string(),
+        "--context".into(),
+        ex.join("cdk.context.json").display().to_string(),
+        "--github-keys".into(),
+        ex.join("gh_ssh_keys.json").display().to_string(),
+        "--account".into(),
+        "123456789012".into(),
+        "--region".into(),
+        "us-east-1".into(),
+        "--no-lookups".into(),
+    ]
+}
+
+#[test]
+fn bundled_example_synthesizes_offline() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = cli(dir.path()).args(example_args()).output().expect("runs");
+    assert!(
+        out.status.success(),
+        "the README's first command must work (if the Packer tree changed, update the AMI key in examples/linux/cdk.context.json): {}",
+        text(&out.stderr)
+    );
+    let template: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(
+        template["Resources"]["launchTemplateDEE5742D"]["Properties"]["LaunchTemplateData"]["ImageId"],
+        "ami-0a9b8c7d6e5f40312"
+    );
+    assert!(text(&out.stderr).contains("==> Using config file at"));
+}
+
+#[test]
+fn output_flag_writes_the_file_and_nothing_to_stdout() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let target = dir.path().join("template.json");
+    let out = cli(dir.path())
+        .args(example_args())
+        .arg("--output")
+        .arg(&target)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty());
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&target).expect("written")).expect("JSON");
+    assert_eq!(written["Description"], "Semaphore agent autoscaling stack");
+}
+
+#[test]
+fn environment_overrides_the_config_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = cli(dir.path())
+        .args(example_args())
+        .env("SEMAPHORE_AGENT_INSTANCE_TYPE", "m7i.xlarge")
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let template: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(
+        template["Resources"]["launchTemplateDEE5742D"]["Properties"]["LaunchTemplateData"]["InstanceType"],
+        "m7i.xlarge"
+    );
+}
+
+#[test]
+fn config_file_can_come_from_the_environment() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut args = example_args();
+    let at = args.iter().position(|a| a == "--config").expect("present");
+    let file = args.remove(at + 1);
+    args.remove(at);
+    let out = cli(dir.path())
+        .args(args)
+        .env("SEMAPHORE_AGENT_STACK_CONFIG", file)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn invalid_configuration_reports_every_problem_and_prints_no_template() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let target = dir.path().join("template.json");
+    let out = cli(dir.path())
+        .args([
+            "synth",
+            "--no-lookups",
+            "--account",
+            "123456789012",
+            "--region",
+            "us-east-1",
+            "--output",
+        ])
+        .arg(&target)
+        .env("SEMAPHORE_AGENT_OVERPROVISION_STRATEGY", "lots")
+        .env("SEMAPHORE_AGENT_TAGS", "team")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "no template on stdout");
+    assert!(!target.exists(), "no template written");
+    let stderr = text(&out.stderr);
+    for expected in [
+        "'SEMAPHORE_AGENT_STACK_NAME' is required",
+        "'SEMAPHORE_AGENT_TOKEN_PARAMETER_NAME' is required",
+        "Either SEMAPHORE_ENDPOINT or SEMAPHORE_ORGANIZATION need be set.",
+        "SEMAPHORE_AGENT_OVERPROVISION_STRATEGY is invalid",
+        "SEMAPHORE_AGENT_TAGS item 'team' must be written Key:Value",
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "stderr lacks {expected:?}:\n{stderr}"
+        );
+    }
+    assert!(
+        stderr.starts_with("==> No config file specified"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn missing_config_file_is_named() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = cli(dir.path())
+        .args(["synth", "--config", "nope.json"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr).trim(),
+        "error: Config file nope.json does not exist"
+    );
+}
+
+#[test]
+fn no_lookups_lists_every_missing_key() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = cli(dir.path())
+        .args([
+            "synth",
+            "--no-lookups",
+            "--account",
+            "123456789012",
+            "--region",
+            "us-east-1",
+            "--github-keys",
+        ])
+        .arg(root().join("tests/fixtures/gh_ssh_keys.json"))
+        .envs([
+            ("SEMAPHORE_AGENT_STACK_NAME", "s"),
+            ("SEMAPHORE_AGENT_TOKEN_PARAMETER_NAME", "t"),
+            ("SEMAPHORE_ORGANIZATION", "o"),
+            ("SEMAPHORE_AGENT_SECURITY_GROUP_ID", "sg-0a1b2c3d4e5f67890"),
+            ("SEMAPHORE_AGENT_AMI", "ami-0123456789abcdef0"),
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains(
+        "Missing context keys: 'security-group:account=123456789012:region=us-east-1:securityGroupId=sg-0a1b2c3d4e5f67890, ami:account=123456789012:filters.image-id.0=ami-0123456789abcdef0:filters.image-type.0=machine:filters.name.0=*:filters.state.0=available:region=us-east-1, availability-zones:account=123456789012:region=us-east-1'"
+    ), "{stderr}");
+    assert!(
+        !dir.path().join("cdk.context.json").exists(),
+        "nothing written"
+    );
+}
+
+#[test]
+fn no_lookups_requires_account_and_region() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = cli(dir.path())
+        .args(example_args().into_iter().filter(|a| {
+            a != "123456789012" && a != "us-east-1" && a != "--account" && a != "--region"
+        }))
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("account and region are unknown"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn config_command_shows_values_and_sources() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = cli(dir.path())
+        .args(["config", "--json", "--config"])
+        .arg(root().join("examples/linux/config.json"))
+        .env("SEMAPHORE_AGENT_ASG_MAX_SIZE", "7")
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let entries: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("JSON");
+    let find = |name: &str| {
+        entries
+            .iter()
+            .find(|e| e["name"] == name)
+            .expect("listed")
+            .clone()
+    };
+    assert_eq!(find("SEMAPHORE_AGENT_ASG_MAX_SIZE")["value"], "7");
+    assert_eq!(
+        find("SEMAPHORE_AGENT_ASG_MAX_SIZE")["source"],
+        "environment"
+    );
+    assert_eq!(find("SEMAPHORE_AGENT_ASG_MIN_SIZE")["value"], "0");
+    assert_eq!(find("SEMAPHORE_AGENT_ASG_MIN_SIZE")["source"], "default");
+    assert!(
+        find("SEMAPHORE_AGENT_OS")["source"]
+            .as_str()
+            .expect("str")
+            .starts_with("file ")
+    );
+    assert_eq!(entries.len(), 49);
+}
+
+#[test]
+fn config_command_fails_on_invalid_configuration() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = cli(dir.path()).args(["config"]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stdout).contains("SEMAPHORE_AGENT_STACK_NAME"));
+    assert!(text(&out.stderr).contains("'SEMAPHORE_AGENT_STACK_NAME' is required"));
+}
+
+#[test]
+fn usage_errors_exit_with_two() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = cli(dir.path())
+        .args(["synth", "--bogus"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+}
+
+mod github {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    /// A one-shot HTTP server on 127.0.0.1 answering like GitHub's meta API.
+    fn serve_once(status: &'static str, body: &'static str) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}/meta", listener.local_addr().expect("addr"));
+        std::thread::spawn(move || {
+            if let Ok((mut socket, _)) = listener.accept() {
+                let mut buf = [0u8; 4096];
+                let _ = socket.read(&mut buf);
+                let _ = write!(
+                    socket,
+                    "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        url
+    }
+
+    fn synth_fetching(dir: &Path, url: &str) -> Output {
+        let mut args: Vec<String> = example_args();
+        let at = args
+            .iter()
+            .position(|a| a == "--github-keys")
+            .expect("present");
+        args.drain(at..at + 2);
+        cli(dir)
+            .args(args)
+            .args(["--github-meta-url", url])
+            .output()
+            .expect("runs")
+    }
+
+    #[test]
+    fn keys_are_fetched_then_cached_for_an_hour() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = serve_once("200 OK", r#"{"ssh_keys":["ssh-ed25519 AAAAFETCHED"]}"#);
+        let out = synth_fetching(dir.path(), &url);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let template: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        assert_eq!(
+            template["Resources"]["sshKeysUpdaterParameter4EB9ACDD"]["Properties"]["Value"],
+            r#"["ssh-ed25519 AAAAFETCHED"]"#
+        );
+        let cached: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("dir")
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".gh_ssh_keys_"))
+            .collect();
+        assert_eq!(cached.len(), 1);
+
+        // The server is gone; the cache answers.
+        let again = synth_fetching(dir.path(), &url);
+        assert!(again.status.success(), "{}", text(&again.stderr));
+        assert!(text(&again.stderr).contains("GitHub SSH keys found locally"));
+    }
+
+    #[test]
+    fn fetch_failure_is_an_error_and_no_template() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = serve_once("503 Service Unavailable", "busy");
+        let out = synth_fetching(dir.path(), &url);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(out.stdout.is_empty());
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains("failed to fetch GitHub's SSH host keys"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("503"), "{stderr}");
+    }
+}
+
+mod emulator {
+    //! `synth` with real lookups against moto_server: the cache is filled from EC2 and STS,
+    //! and a second run works with `--no-lookups`.
+    use super::*;
+    use aws_sdk_ec2::types::{BlockDeviceMapping, EbsBlockDevice};
+    use stack_config::{RawConfig, StackConfig};
+
+    const PAIRS: &[(&str, &str)] = &[
+        ("SEMAPHORE_AGENT_STACK_NAME", "emulated"),
+        ("SEMAPHORE_AGENT_TOKEN_PARAMETER_NAME", "emulated-token"),
+        ("SEMAPHORE_ORGANIZATION", "acme"),
+        ("SEMAPHORE_AGENT_OS", "ubuntu-noble"),
+        ("SEMAPHORE_AGENT_ARCH", "arm64"),
+    ];
+
+    #[test]
+    fn lookups_fill_the_cache_then_work_offline() {
+        let Some(endpoint) = std::env::var_os("AWS_ENDPOINT_URL") else {
+            eprintln!(
+                "skipped: AWS_ENDPOINT_URL is not set (run scripts/test.sh to start moto_server)"
+            );
+            return;
+        };
+        let config = StackConfig::from_raw(&RawConfig::from_pairs(PAIRS.iter().copied()))
+            .expect("valid")
+            .config;
+        let name = stack_template::ami_name(&config);
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        let image_id = runtime.block_on(async {
+            let sdk = stack_lookups::aws_config(Some("us-east-1".into())).await;
+            let ec2 = aws_sdk_ec2::Client::new(&sdk);
+            let existing = ec2
+                .describe_images()
+                .owners("self")
+                .filters(
+                    aws_sdk_ec2::types::Filter::builder()
+                        .name("name")
+                        .values(&name)
+                        .build(),
+                )
+                .send()
+                .await
+                .expect("describe");
+            if let Some(id) = existing.images().first().and_then(|i| i.image_id()) {
+                return id.to_owned();
+            }
+            ec2.register_image()
+                .name(&name)
+                .root_device_name("/dev/sda1")
+                .block_device_mappings(
+                    BlockDeviceMapping::builder()
+                        .device_name("/dev/sda1")
+                        .ebs(EbsBlockDevice::builder().volume_size(8).build())
+                        .build(),
+                )
+                .send()
+                .await
+                .expect("register")
+                .image_id()
+                .expect("id")
+                .to_owned()
+        });
+
+        let dir = tempfile::tempdir().expect("temp dir");
+        let run = |extra: &[&str]| {
+            cli(dir.path())
+                .args(["synth", "--github-keys"])
+                .arg(root().join("tests/fixtures/gh_ssh_keys.json"))
+                .args(extra)
+                .envs(PAIRS.iter().copied())
+                .env("AWS_ENDPOINT_URL", &endpoint)
+                .env("AWS_ACCESS_KEY_ID", "testing")
+                .env("AWS_SECRET_ACCESS_KEY", "testing")
+                .env("AWS_REGION", "us-east-1")
+                .output()
+                .expect("runs")
+        };
+        let first = run(&[]);
+        assert!(first.status.success(), "{}", text(&first.stderr));
+        assert!(
+            text(&first.stderr).contains("==> Looking up 3 value(s) in 123456789012/us-east-1")
+        );
+        let template: serde_json::Value = serde_json::from_slice(&first.stdout).expect("JSON");
+        assert_eq!(
+            template["Resources"]["launchTemplateDEE5742D"]["Properties"]["LaunchTemplateData"]["ImageId"],
+            image_id.as_str()
+        );
+        let context: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join("cdk.context.json")).expect("cache written"),
+        )
+        .expect("JSON");
+        assert!(context["availability-zones:account=123456789012:region=us-east-1"].is_array());
+
+        // Offline now: same template, no AWS needed.
+        let second = cli(dir.path())
+            .args([
+                "synth",
+                "--no-lookups",
+                "--account",
+                "123456789012",
+                "--region",
+                "us-east-1",
+                "--github-keys",
+            ])
+            .arg(root().join("tests/fixtures/gh_ssh_keys.json"))
+            .envs(PAIRS.iter().copied())
+            .output()
+            .expect("runs");
+        assert!(second.status.success(), "{}", text(&second.stderr));
+        assert_eq!(first.stdout, second.stdout);
+    }
+}

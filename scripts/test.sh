@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs every test: the Rust workspace (unit, golden, Jest-suite, parity, CLI), the EC2 lookup
+# tests against moto_server, and cfn-lint on every template the golden fixtures hold.
+# Python tools go into .venv (created on first use); moto_server is started on a free
+# loopback port and stopped by its PID when this script exits.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=${VENV:-.venv}
+if [ ! -x "$VENV/bin/moto_server" ] || [ ! -x "$VENV/bin/cfn-lint" ]; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
+fi
+
+port=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+log=$(mktemp)
+"$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+moto_pid=$!
+trap 'kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true; rm -f "$log"' EXIT
+for _ in $(seq 1 50); do
+  if "$VENV/bin/python" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/moto-api/')" 2>/dev/null; then
+    break
+  fi
+  sleep 0.2
+done
+
+export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
+unset AWS_PROFILE AWS_SESSION_TOKEN || true
+
+echo "==> cargo test (moto_server on 127.0.0.1:$port, pid $moto_pid)"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast
+  cargo test --workspace --doc
+else
+  cargo test --workspace
+fi
+
+echo "==> cfn-lint on every golden template"
+# W3010 (hard-coded availability zones) is ignored on purpose: like the original's, these
+# templates are account- and region-specific, and their zones come from the account's lookup
+# or from SEMAPHORE_AGENT_AZS.
+example=$(mktemp --suffix=.json)
+cargo run -q -p agent-aws-stack -- synth --config examples/linux/config.json \
+  --context examples/linux/cdk.context.json --github-keys examples/linux/gh_ssh_keys.json \
+  --account 123456789012 --region us-east-1 --no-lookups > "$example"
+"$VENV/bin/cfn-lint" --ignore-checks W3010 -- tests/fixtures/synth/*/template.json "$example"
+rm -f "$example"
+echo "==> all tests passed"
