@@ -88,13 +88,7 @@ impl Template {
     /// The template as pretty JSON (one-space indentation, as the original's `cdk synth`
     /// wrote it) with a trailing newline.
     pub fn to_pretty_string(&self) -> String {
-        let mut buf = Vec::with_capacity(64 * 1024);
-        let formatter = serde_json::ser::PrettyFormatter::with_indent(b" ");
-        let mut ser = serde_json::Serializer::with_formatter(&mut buf, formatter);
-        serde::Serialize::serialize(&self.to_json(), &mut ser)
-            .expect("a JSON value always serializes");
-        buf.push(b'\n');
-        String::from_utf8(buf).expect("serde_json writes UTF-8")
+        to_pretty_json(&self.to_json())
     }
 
     /// The resources of one type.
@@ -104,6 +98,16 @@ impl Template {
     ) -> impl Iterator<Item = (&'a String, &'a Resource)> + 'a {
         self.resources.iter().filter(move |(_, r)| r.kind == kind)
     }
+}
+
+/// JSON with one-space indentation and a trailing newline, as `cdk synth` wrote templates.
+pub fn to_pretty_json(value: &Value) -> String {
+    let mut buf = Vec::with_capacity(64 * 1024);
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(b" ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, formatter);
+    serde::Serialize::serialize(value, &mut ser).expect("a JSON value always serializes");
+    buf.push(b'\n');
+    String::from_utf8(buf).expect("serde_json writes UTF-8")
 }
 
 /// `{"Ref": id}`.

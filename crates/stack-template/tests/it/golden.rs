@@ -44,7 +44,7 @@ fn every_case_matches_its_golden_template() {
             .unwrap_or_else(|e| panic!("{}: {e}", case.display()));
         let mut json = synthesized.template.to_json();
         mask_asset_keys(&mut json);
-        let rendered = pretty(&json);
+        let rendered = stack_template::model::to_pretty_json(&json);
         let golden_path = case.join("template.json");
         if bless {
             fs::write(&golden_path, &rendered).expect("write golden");
@@ -89,14 +89,4 @@ fn mask_asset_keys(template: &mut Value) {
             .unwrap_or_else(|| panic!("S3 key {key} is no Lambda's fingerprint"));
         *key = Value::String(format!("{}-<fingerprint>.zip", asset.name()));
     }
-}
-
-/// The same formatting as `Template::to_pretty_string`.
-fn pretty(value: &Value) -> String {
-    let mut buf = Vec::new();
-    let formatter = serde_json::ser::PrettyFormatter::with_indent(b" ");
-    let mut ser = serde_json::Serializer::with_formatter(&mut buf, formatter);
-    serde::Serialize::serialize(value, &mut ser).expect("serializes");
-    buf.push(b'\n');
-    String::from_utf8(buf).expect("UTF-8")
 }
