@@ -19,6 +19,20 @@ fn cli(dir: &Path) -> Command {
     cmd
 }
 
+/// `synth --no-lookups` for the account and region of the fixtures.
+fn offline_synth(dir: &Path) -> Command {
+    let mut cmd = cli(dir);
+    cmd.args([
+        "synth",
+        "--no-lookups",
+        "--account",
+        "123456789012",
+        "--region",
+        "us-east-1",
+    ]);
+    cmd
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -110,16 +124,8 @@ fn config_file_can_come_from_the_environment() {
 fn invalid_configuration_reports_every_problem_and_prints_no_template() {
     let dir = tempfile::tempdir().expect("temp dir");
     let target = dir.path().join("template.json");
-    let out = cli(dir.path())
-        .args([
-            "synth",
-            "--no-lookups",
-            "--account",
-            "123456789012",
-            "--region",
-            "us-east-1",
-            "--output",
-        ])
+    let out = offline_synth(dir.path())
+        .arg("--output")
         .arg(&target)
         .env("SEMAPHORE_AGENT_OVERPROVISION_STRATEGY", "lots")
         .env("SEMAPHORE_AGENT_TAGS", "team")
@@ -164,16 +170,8 @@ fn missing_config_file_is_named() {
 #[test]
 fn no_lookups_lists_every_missing_key() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let out = cli(dir.path())
-        .args([
-            "synth",
-            "--no-lookups",
-            "--account",
-            "123456789012",
-            "--region",
-            "us-east-1",
-            "--github-keys",
-        ])
+    let out = offline_synth(dir.path())
+        .arg("--github-keys")
         .arg(root().join("tests/fixtures/gh_ssh_keys.json"))
         .envs([
             ("SEMAPHORE_AGENT_STACK_NAME", "s"),
@@ -436,16 +434,8 @@ mod emulator {
         assert!(context["availability-zones:account=123456789012:region=us-east-1"].is_array());
 
         // Offline now: same template, no AWS needed.
-        let second = cli(dir.path())
-            .args([
-                "synth",
-                "--no-lookups",
-                "--account",
-                "123456789012",
-                "--region",
-                "us-east-1",
-                "--github-keys",
-            ])
+        let second = offline_synth(dir.path())
+            .arg("--github-keys")
             .arg(root().join("tests/fixtures/gh_ssh_keys.json"))
             .envs(PAIRS.iter().copied())
             .output()
