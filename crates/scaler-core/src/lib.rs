@@ -1,0 +1,47 @@
+//! The agent scaler, shared by the scaler Lambda and `agent-aws-stack scale-once`.
+//!
+//! - [`decide`]: the pure sizing rule (demand, group limits, overprovision → target).
+//! - [`semaphore`]: the metrics endpoint client and document.
+//! - [`settings`]: the environment variables the stack sets.
+//! - [`ports`]: the I/O traits; [`aws`] implements them on the AWS SDK.
+//! - [`tick`]: one tick, and the ticks of one invocation.
+
+pub mod aws;
+pub mod decide;
+pub mod ports;
+pub mod semaphore;
+pub mod settings;
+pub mod tick;
+
+use std::time::Duration;
+
+pub use aws::AwsIo;
+pub use decide::{Action, Decision, GroupState, Overprovision};
+pub use semaphore::{Metrics, SemaphoreClient, Token};
+pub use settings::{GroupSelector, Settings, SettingsError};
+pub use tick::{InvocationReport, Mode, Scaler, TickReport};
+
+/// The scaler as deployed: Semaphore over HTTPS, everything else on the AWS SDK.
+pub type AwsScaler = Scaler<AwsIo, SemaphoreClient, AwsIo, AwsIo>;
+
+/// Time limit of one Semaphore call attempt.
+pub const SEMAPHORE_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Time for all Semaphore attempts of one tick.
+pub const SEMAPHORE_BUDGET: Duration = Duration::from_secs(4);
+
+/// Builds the deployed scaler from settings and the environment's AWS configuration.
+pub async fn aws_scaler(settings: Settings) -> AwsScaler {
+    let sdk = lambda_support::sdk_config(lambda_support::CallBudget::TICK).await;
+    aws_scaler_with(settings, &sdk)
+}
+
+/// Builds the deployed scaler on a given SDK configuration.
+pub fn aws_scaler_with(settings: Settings, sdk: &aws_config::SdkConfig) -> AwsScaler {
+    let aws = AwsIo::new(sdk);
+    let semaphore = SemaphoreClient::new(
+        settings.metrics_url.clone(),
+        SEMAPHORE_ATTEMPT_TIMEOUT,
+        SEMAPHORE_BUDGET,
+    );
+    Scaler::new(settings, aws.clone(), semaphore, aws.clone(), aws)
+}
