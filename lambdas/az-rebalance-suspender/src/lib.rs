@@ -246,23 +246,35 @@ fn response_body(envelope: &Envelope, outcome: &Outcome) -> Vec<u8> {
     response.stack_id = envelope.stack_id.clone();
     response.request_id = envelope.request_id.clone();
     response.logical_resource_id = envelope.logical_id.clone();
-    let mut reason = outcome.reason.clone();
-    loop {
-        response.reason = reason.clone();
-        let body = serde_json::to_vec(&response).unwrap_or_default();
-        let Some(text) = reason.as_mut().filter(|_| body.len() > MAX_RESPONSE_BYTES) else {
-            return body;
-        };
-        let excess = body.len() - MAX_RESPONSE_BYTES;
-        // Cut on a character boundary, leaving room for the marker (escapes may make the
-        // JSON longer than the text, so loop until it fits).
-        let mut keep = text.len().saturating_sub(excess + 16);
-        while !text.is_char_boundary(keep) {
-            keep -= 1;
+    let serialize = |response: &CloudFormationCustomResourceResponse| {
+        serde_json::to_vec(response).unwrap_or_default()
+    };
+    response.reason = outcome.reason.clone();
+    let body = serialize(&response);
+    let Some(reason) = outcome
+        .reason
+        .as_deref()
+        .filter(|_| body.len() > MAX_RESPONSE_BYTES)
+    else {
+        return body;
+    };
+    // The longest prefix of the reason (on a character boundary) whose answer fits; JSON
+    // escapes make the answer's size non-linear in the prefix, so search for it.
+    let cuts: Vec<usize> = reason.char_indices().map(|(i, _)| i).collect();
+    let with_prefix = |response: &mut CloudFormationCustomResourceResponse, end: usize| {
+        response.reason = Some(format!("{} [truncated]", &reason[..end]));
+        serialize(response)
+    };
+    let (mut fits, mut too_long) = (0, cuts.len());
+    while too_long - fits > 1 {
+        let mid = (fits + too_long) / 2;
+        if with_prefix(&mut response, cuts[mid]).len() <= MAX_RESPONSE_BYTES {
+            fits = mid;
+        } else {
+            too_long = mid;
         }
-        text.truncate(keep);
-        text.push_str(" [truncated]");
     }
+    with_prefix(&mut response, cuts[fits])
 }
 
 /// PUTs the answer, retrying with growing, jittered pauses while time remains.
@@ -347,7 +359,11 @@ mod tests {
             let json: Value = serde_json::from_slice(&body).expect("still JSON");
             let reason = json["Reason"].as_str().expect("reason");
             assert!(reason.ends_with("[truncated]"));
-            assert!(reason.len() > 1000, "keeps most of the reason");
+            assert!(
+                body.len() > MAX_RESPONSE_BYTES - 100,
+                "uses the room it has: {} bytes",
+                body.len()
+            );
         }
     }
 
