@@ -14,47 +14,19 @@ const PACKER_FOLDERS: &[(&str, &str)] = &[
     ("macos", "PACKER_HASH_MACOS"),
 ];
 
-/// Each Lambda, the env var its fingerprint is exported as, and the sources its zip is built
-/// from (relative to the workspace root).
-const LAMBDAS: &[(&str, &str, &[&str])] = &[
-    (
-        "scaler",
-        "ASSET_HASH_SCALER",
-        &[
-            "Cargo.toml",
-            "Cargo.lock",
-            "lambdas/scaler",
-            "crates/scaler-core",
-        ],
-    ),
-    (
-        "az-rebalance-suspender",
-        "ASSET_HASH_AZ_REBALANCE_SUSPENDER",
-        &["Cargo.toml", "Cargo.lock", "lambdas/az-rebalance-suspender"],
-    ),
-    (
-        "ssh-keys-updater",
-        "ASSET_HASH_SSH_KEYS_UPDATER",
-        &[
-            "Cargo.toml",
-            "Cargo.lock",
-            "lambdas/ssh-keys-updater",
-            "crates/github-keys",
-        ],
-    ),
-];
+/// The env var each Lambda's fingerprint is exported as.
+fn fingerprint_var(name: &str) -> String {
+    format!("ASSET_HASH_{}", name.to_uppercase().replace('-', "_"))
+}
 
 fn main() {
     let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
     let root = Path::new(&manifest).join("../..");
-    for watched in [
-        "packer",
-        "lambdas",
-        "crates/scaler-core",
-        "crates/github-keys",
-        "Cargo.toml",
-        "Cargo.lock",
-    ] {
+    let watched = fingerprint::LAMBDA_SOURCES
+        .iter()
+        .flat_map(|(_, roots)| roots.iter().copied())
+        .chain(["packer"]);
+    for watched in watched {
         let path = root.join(watched);
         if path.exists() {
             println!("cargo:rerun-if-changed={}", path.display());
@@ -65,9 +37,9 @@ fn main() {
             .unwrap_or_else(|e| panic!("cannot hash packer/{folder}: {e}"));
         println!("cargo:rustc-env={var}={hash}");
     }
-    for (name, var, roots) in LAMBDAS {
+    for (name, roots) in fingerprint::LAMBDA_SOURCES {
         let hash = fingerprint::asset_fingerprint(name, &root, roots)
             .unwrap_or_else(|e| panic!("cannot fingerprint the {name} Lambda: {e}"));
-        println!("cargo:rustc-env={var}={hash}");
+        println!("cargo:rustc-env={}={hash}", fingerprint_var(name));
     }
 }

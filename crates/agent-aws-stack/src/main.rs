@@ -37,6 +37,15 @@ enum Command {
     Synth(cmd::synth::SynthArgs),
     /// Print the resolved configuration: every parameter, its value and where it came from.
     Config(cmd::config::ConfigArgs),
+    /// Run one scaler tick here, with the scaler Lambda's environment variables and code.
+    ///
+    /// Reads SEMAPHORE_AGENT_TOKEN_PARAMETER_NAME, SEMAPHORE_AGENT_STACK_NAME,
+    /// SEMAPHORE_ENDPOINT (may carry a scheme, e.g. http://127.0.0.1:9000),
+    /// SEMAPHORE_AGENT_OVERPROVISION_STRATEGY/_FACTOR and optionally SEMAPHORE_AGENT_ASG_NAME
+    /// (else the group is found by its aws:cloudformation:stack-name tag).
+    ScaleOnce(cmd::scale_once::ScaleOnceArgs),
+    /// Build the three Lambda zips (Linux arm64 `bootstrap`) with cargo-lambda.
+    Package(cmd::package::PackageArgs),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +54,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Synth(args) => cmd::synth::run(cli.config.as_deref(), args),
         Command::Config(args) => cmd::config::run(cli.config.as_deref(), args),
+        Command::ScaleOnce(args) => cmd::scale_once::run(args),
+        Command::Package(args) => cmd::package::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

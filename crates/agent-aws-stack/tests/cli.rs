@@ -444,3 +444,166 @@ mod emulator {
         assert_eq!(first.stdout, second.stdout);
     }
 }
+
+mod scale_once {
+    //! `scale-once` end to end: the binary with the scaler Lambda's environment, SSM and
+    //! Auto Scaling on moto_server, Semaphore and CloudWatch's PutMetricData on local HTTP
+    //! servers.
+    use super::*;
+    use aws_test_support::{
+        create_group, fake_cloudwatch, group_state, moto, put_parameter, sent_metrics, unique,
+    };
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    const TOKEN: &str = "cli-registration-token-s3cr3t";
+
+    struct Env {
+        sdk: aws_config::SdkConfig,
+        group: String,
+        vars: Vec<(String, String)>,
+        semaphore: MockServer,
+        cloudwatch: MockServer,
+    }
+
+    async fn env(test: &str, body: ResponseTemplate) -> Option<Env> {
+        let sdk = moto(test).await?;
+        let stack = unique("cli-stack");
+        let group = format!("{stack}-asg");
+        let token = unique("cli-token");
+        put_parameter(&sdk, &token, TOKEN, true).await;
+        create_group(&sdk, &group, (1, 6, 1), Some(&stack)).await;
+        let semaphore = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/api/v1/self_hosted_agents/metrics"))
+            .respond_with(body)
+            .mount(&semaphore)
+            .await;
+        let cloudwatch = fake_cloudwatch().await;
+        let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+        let vars = [
+            ("AWS_ENDPOINT_URL", endpoint.as_str()),
+            ("AWS_ENDPOINT_URL_CLOUDWATCH", &cloudwatch.uri()),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_REGION", "us-east-1"),
+            ("SEMAPHORE_AGENT_TOKEN_PARAMETER_NAME", &token),
+            ("SEMAPHORE_AGENT_STACK_NAME", &stack),
+            ("SEMAPHORE_ENDPOINT", &semaphore.uri()),
+            ("SEMAPHORE_AGENT_OVERPROVISION_STRATEGY", "number"),
+            ("SEMAPHORE_AGENT_OVERPROVISION_FACTOR", "1"),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        Some(Env {
+            sdk,
+            group,
+            vars,
+            semaphore,
+            cloudwatch,
+        })
+    }
+
+    impl Env {
+        fn run(&self, args: &[&str]) -> Output {
+            let dir = tempfile::tempdir().expect("tempdir");
+            cli(dir.path())
+                .arg("scale-once")
+                .args(args)
+                .envs(self.vars.iter().map(|(k, v)| (k, v)))
+                .output()
+                .expect("runs")
+        }
+    }
+
+    fn metrics(queued: u32, running: u32) -> ResponseTemplate {
+        ResponseTemplate::new(200).set_body_string(format!(
+            r#"{{"jobs":{{"queued":{queued},"running":{running}}},"agents":{{"idle":0,"occupied":{running}}}}}"#
+        ))
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn dry_run_prints_the_reading_and_decision_and_changes_nothing() {
+        let Some(e) = env("scale_once_dry_run", metrics(3, 1)).await else {
+            return;
+        };
+        let out = e.run(&["--dry-run"]);
+        let stdout = text(&out.stdout);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(
+            stdout.contains("jobs:   queued=3 running=1 (demand 4)"),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains(&format!(
+                "Auto Scaling group {}: desired 1, min 1, max 6",
+                e.group
+            )),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains("Decision: target 5 (overprovision number (1)): scale up from 1 to 5"),
+            "{stdout}"
+        );
+        assert!(stdout.contains("dry run: nothing changed"), "{stdout}");
+        assert_eq!(group_state(&e.sdk, &e.group).await.0, 1);
+        assert!(sent_metrics(&e.cloudwatch).await.is_empty());
+        assert!(!stdout.contains(TOKEN) && !text(&out.stderr).contains(TOKEN));
+        let seen = e.semaphore.received_requests().await.unwrap_or_default();
+        assert_eq!(
+            seen[0]
+                .headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok()),
+            Some(format!("Token {TOKEN}").as_str())
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_tick_scales_the_group_and_publishes_metrics() {
+        let Some(e) = env("scale_once_apply", metrics(2, 0)).await else {
+            return;
+        };
+        let out = e.run(&["--json"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+        assert_eq!(report["decision"]["action"]["action"], "scale_up");
+        assert_eq!(report["scaled"], true);
+        assert_eq!(group_state(&e.sdk, &e.group).await.0, 3);
+        assert_eq!(sent_metrics(&e.cloudwatch).await.len(), 4);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_failed_tick_exits_one_with_the_reason() {
+        let Some(e) = env("scale_once_fails", ResponseTemplate::new(503)).await else {
+            return;
+        };
+        let out = e.run(&[]);
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains("error: Semaphore answered 503"), "{stderr}");
+        assert!(!stderr.contains(TOKEN));
+        assert_eq!(group_state(&e.sdk, &e.group).await.0, 1);
+    }
+
+    #[test]
+    fn a_missing_environment_is_listed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = cli(dir.path())
+            .args(["scale-once", "--dry-run"])
+            .env("SEMAPHORE_AGENT_OVERPROVISION_STRATEGY", "percentage")
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = text(&out.stderr);
+        for name in [
+            "SEMAPHORE_AGENT_TOKEN_PARAMETER_NAME",
+            "SEMAPHORE_AGENT_STACK_NAME",
+            "SEMAPHORE_ENDPOINT",
+            "SEMAPHORE_AGENT_OVERPROVISION_FACTOR",
+        ] {
+            assert!(stderr.contains(name), "{name} not named in {stderr}");
+        }
+    }
+}

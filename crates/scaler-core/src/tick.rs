@@ -73,7 +73,7 @@ impl TickReport {
     }
 
     /// Logs the tick in one line (two when CloudWatch also failed). Never the token.
-    fn log(&self) {
+    pub fn log(&self) {
         if let Some(e) = &self.publish_error {
             tracing::warn!(error = %e, "metrics not published to CloudWatch; scaling went on");
         }
@@ -151,7 +151,8 @@ where
         &self.settings
     }
 
-    /// One tick within [`TICK_BUDGET`], logged.
+    /// One tick within [`TICK_BUDGET`]. The report is returned, not logged (see
+    /// [`TickReport::log`]).
     pub async fn tick(&self, mode: Mode) -> TickReport {
         let started = Instant::now();
         let mut report = TickReport::default();
@@ -161,7 +162,6 @@ where
             Err(_) => report.error = Some(TickError::TimedOut(TICK_BUDGET.as_millis())),
         }
         report.elapsed_ms = started.elapsed().as_millis();
-        report.log();
         report
     }
 
@@ -229,6 +229,7 @@ where
         while next + TICK_BUDGET + SAFETY_MARGIN <= deadline {
             tokio::time::sleep_until(next).await;
             let tick = self.tick(Mode::Apply).await;
+            tick.log();
             report.ticks += 1;
             if tick.scaled {
                 report.scaled += 1;

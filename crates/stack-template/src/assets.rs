@@ -67,6 +67,18 @@ impl LambdaAsset {
         }
     }
 
+    /// The fingerprint of the function's sources as they are now in the workspace at
+    /// `root` (differs from [`LambdaAsset::fingerprint`] when the sources changed after this
+    /// binary was built).
+    pub fn current_fingerprint(self, root: &std::path::Path) -> std::io::Result<String> {
+        let roots = crate::fingerprint::LAMBDA_SOURCES
+            .iter()
+            .find(|(name, _)| *name == self.name())
+            .map(|(_, roots)| *roots)
+            .unwrap_or_default();
+        crate::fingerprint::asset_fingerprint(self.name(), root, roots)
+    }
+
     /// The S3 key of the function's zip: `<fingerprint>.zip`.
     pub fn s3_key(self) -> String {
         format!("{}.zip", self.fingerprint())

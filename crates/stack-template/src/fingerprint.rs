@@ -9,6 +9,42 @@ use std::path::{Path, PathBuf};
 use md5::{Digest as _, Md5};
 use sha2::Sha256;
 
+/// The sources each Lambda's zip is built from, relative to the workspace root: the
+/// workspace manifest and lock file, the function's folder, and every workspace crate it
+/// links. Keep in step with the Lambdas' `Cargo.toml` dependencies.
+pub const LAMBDA_SOURCES: &[(&str, &[&str])] = &[
+    (
+        "scaler",
+        &[
+            "Cargo.toml",
+            "Cargo.lock",
+            "lambdas/scaler",
+            "crates/scaler-core",
+            "crates/lambda-support",
+            "crates/stack-config",
+        ],
+    ),
+    (
+        "az-rebalance-suspender",
+        &[
+            "Cargo.toml",
+            "Cargo.lock",
+            "lambdas/az-rebalance-suspender",
+            "crates/lambda-support",
+        ],
+    ),
+    (
+        "ssh-keys-updater",
+        &[
+            "Cargo.toml",
+            "Cargo.lock",
+            "lambdas/ssh-keys-updater",
+            "crates/lambda-support",
+            "crates/github-keys",
+        ],
+    ),
+];
+
 /// Every regular file under `dir`, recursively, sorted by path. A missing `dir` has no files.
 pub fn files_under(dir: &Path) -> io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();

@@ -842,6 +842,9 @@ impl Builder<'_> {
                 "SEMAPHORE_ENDPOINT": c.endpoint,
                 "SEMAPHORE_AGENT_OVERPROVISION_STRATEGY": c.overprovision.strategy,
                 "SEMAPHORE_AGENT_OVERPROVISION_FACTOR": c.overprovision.factor,
+                // Not in the original: the scaler reads the group by name instead of
+                // searching for the stack-name tag.
+                "SEMAPHORE_AGENT_ASG_NAME": reference(AUTO_SCALING_GROUP),
             }}),
         );
         extra.insert("ReservedConcurrentExecutions".into(), json!(1));

@@ -1,6 +1,8 @@
 //! One module per subcommand, plus what they share: reading the configuration.
 
 pub mod config;
+pub mod package;
+pub mod scale_once;
 pub mod synth;
 
 use std::path::Path;

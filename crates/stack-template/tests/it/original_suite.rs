@@ -584,13 +584,15 @@ fn t32_asg_max_instance_lifetime_is_a_number() {
 
 // ---- scaler lambda
 
+/// Ours adds `SEMAPHORE_AGENT_ASG_NAME` (the group's name, so the scaler needs no tag search).
 fn scaler_env(strategy: &str, factor: &str) -> Value {
     json!({"Variables": {
         "SEMAPHORE_AGENT_TOKEN_PARAMETER_NAME": "test-token",
         "SEMAPHORE_AGENT_STACK_NAME": "test-stack",
         "SEMAPHORE_ENDPOINT": "test.semaphoreci.com",
         "SEMAPHORE_AGENT_OVERPROVISION_STRATEGY": strategy,
-        "SEMAPHORE_AGENT_OVERPROVISION_FACTOR": factor
+        "SEMAPHORE_AGENT_OVERPROVISION_FACTOR": factor,
+        "SEMAPHORE_AGENT_ASG_NAME": {"Ref": "autoScalingGroup"}
     }})
 }
 

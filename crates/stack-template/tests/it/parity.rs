@@ -15,7 +15,7 @@
 //!    are compared without implied entries; two real dependencies are added (the launch
 //!    template on the instance policy, the suspender on its policy).
 //! 4. The launch template requires IMDSv2 (`MetadataOptions`); the custom resource sets
-//!    `ServiceTimeout`. Resource `Metadata` (CDK construct paths) is not emitted.
+//!    `ServiceTimeout`; the scaler gets the group's name in `SEMAPHORE_AGENT_ASG_NAME`. Resource `Metadata` (CDK construct paths) is not emitted.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -132,6 +132,12 @@ fn actual_normalized(ours: &Value) -> Map<String, Value> {
     );
     remove_dependency(&mut actual, ids::LAUNCH_TEMPLATE, ids::INSTANCE_POLICY);
     props_mut(&mut actual, ids::AZ_REBALANCE_SUSPENDER).remove("ServiceTimeout");
+    if let Some(Value::Object(vars)) = actual
+        .get_mut(ids::SCALER_FUNCTION)
+        .and_then(|r| r.pointer_mut("/Properties/Environment/Variables"))
+    {
+        vars.remove("SEMAPHORE_AGENT_ASG_NAME");
+    }
     let lt = props_mut(&mut actual, ids::LAUNCH_TEMPLATE);
     lt.get_mut("LaunchTemplateData")
         .and_then(Value::as_object_mut)
