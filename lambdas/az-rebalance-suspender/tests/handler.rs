@@ -261,40 +261,35 @@ async fn a_hung_call_is_answered_failed_before_the_deadline() {
     );
 }
 
+/// A delete answered through a responder that fails its first `failures` PUTs; returns the
+/// handler's result and the number of attempts.
+async fn delete_with_failing_answers(
+    failures: u32,
+) -> (Result<az_rebalance_suspender::Outcome, String>, u32) {
+    let recorder = Recorder::default();
+    *recorder.failures.lock().expect("lock") = failures;
+    let delete = event(
+        "Delete",
+        "https://cfn.example/response",
+        json!({"AutoScalingGroupName": "g"}),
+    );
+    let result = handle(delete, soon(), &Hanging, &recorder).await;
+    let attempts = *recorder.attempts.lock().expect("lock");
+    (result, attempts)
+}
+
 #[tokio::test(start_paused = true)]
 async fn the_answer_is_retried_until_delivered() {
-    let recorder = Recorder::default();
-    *recorder.failures.lock().expect("lock") = 3;
-    let outcome = handle(
-        event(
-            "Delete",
-            "https://cfn.example/response",
-            json!({"AutoScalingGroupName": "g"}),
-        ),
-        soon(),
-        &Hanging,
-        &recorder,
-    )
-    .await
-    .expect("delivered on the fourth attempt");
-    assert_eq!(outcome.status, "SUCCESS");
-    assert_eq!(*recorder.attempts.lock().expect("lock"), 4);
+    let (result, attempts) = delete_with_failing_answers(3).await;
+    assert_eq!(
+        result.expect("delivered on the fourth attempt").status,
+        "SUCCESS"
+    );
+    assert_eq!(attempts, 4);
 
     // never delivered: the handler fails so Lambda retries the (idempotent) request
-    let recorder = Recorder::default();
-    *recorder.failures.lock().expect("lock") = 100;
-    let err = handle(
-        event(
-            "Delete",
-            "https://cfn.example/response",
-            json!({"AutoScalingGroupName": "g"}),
-        ),
-        soon(),
-        &Hanging,
-        &recorder,
-    )
-    .await
-    .expect_err("undeliverable");
+    let (result, attempts) = delete_with_failing_answers(100).await;
+    let err = result.expect_err("undeliverable");
     assert!(err.contains("503"), "{err}");
-    assert_eq!(*recorder.attempts.lock().expect("lock"), 6);
+    assert_eq!(attempts, 6);
 }
