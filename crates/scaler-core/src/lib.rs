@@ -32,12 +32,11 @@ pub const SEMAPHORE_BUDGET: Duration = Duration::from_secs(4);
 /// Builds the deployed scaler from settings and the environment's AWS configuration.
 pub async fn aws_scaler(settings: Settings) -> AwsScaler {
     let sdk = lambda_support::sdk_config(lambda_support::CallBudget::TICK).await;
-    aws_scaler_with(settings, &sdk)
+    aws_scaler_on(settings, AwsIo::new(&sdk))
 }
 
-/// Builds the deployed scaler on a given SDK configuration.
-pub fn aws_scaler_with(settings: Settings, sdk: &aws_config::SdkConfig) -> AwsScaler {
-    let aws = AwsIo::new(sdk);
+/// Builds the deployed scaler on given AWS clients (tests point a service elsewhere).
+pub fn aws_scaler_on(settings: Settings, aws: AwsIo) -> AwsScaler {
     let semaphore = SemaphoreClient::new(
         settings.metrics_url.clone(),
         SEMAPHORE_ATTEMPT_TIMEOUT,

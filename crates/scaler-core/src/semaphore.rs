@@ -156,7 +156,9 @@ impl SemaphoreClient {
             .connect_timeout(attempt_timeout.min(Duration::from_secs(1)))
             .timeout(attempt_timeout)
             .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
+            // fails only when the TLS backend cannot start, where `Client::new` panics too;
+            // a fallback client would silently drop the timeouts
+            .expect("the HTTP client's TLS backend initializes");
         SemaphoreClient {
             http,
             url: url.into(),

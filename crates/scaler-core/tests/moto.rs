@@ -16,7 +16,7 @@ use scaler_core::ports::TickError;
 use scaler_core::semaphore::SemaphoreError;
 use scaler_core::settings::{GroupSelector, Settings, metrics_url};
 use scaler_core::tick::Mode;
-use scaler_core::{AwsIo, AwsScaler, Scaler, SemaphoreClient};
+use scaler_core::{AwsIo, AwsScaler, aws_scaler_on};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -79,30 +79,16 @@ impl Setup {
 
     /// The deployed scaler's parts, with CloudWatch on the local stand-in.
     fn scaler_with(&self, settings: Settings) -> AwsScaler {
-        self.scaler_on(settings, self.io(None, None))
-    }
-
-    fn scaler_on(&self, settings: Settings, io: AwsIo) -> AwsScaler {
-        let semaphore = SemaphoreClient::new(
-            settings.metrics_url.clone(),
-            scaler_core::SEMAPHORE_ATTEMPT_TIMEOUT,
-            scaler_core::SEMAPHORE_BUDGET,
-        );
-        Scaler::new(settings, io.clone(), semaphore, io.clone(), io)
+        aws_scaler_on(settings, self.io(None, None))
     }
 
     /// Clients on moto, except CloudWatch (the stand-in) and the services given an endpoint.
     fn io(&self, ssm_at: Option<String>, autoscaling_at: Option<String>) -> AwsIo {
-        let ssm = aws_sdk_ssm::config::Builder::from(&self.sdk);
-        let ssm = match ssm_at {
-            Some(url) => ssm.endpoint_url(url),
-            None => ssm,
-        };
-        let asg = aws_sdk_autoscaling::config::Builder::from(&self.sdk);
-        let asg = match autoscaling_at {
-            Some(url) => asg.endpoint_url(url),
-            None => asg,
-        };
+        let moto = || self.sdk.endpoint_url().map(str::to_owned);
+        let mut ssm = aws_sdk_ssm::config::Builder::from(&self.sdk);
+        ssm.set_endpoint_url(ssm_at.or_else(moto));
+        let mut asg = aws_sdk_autoscaling::config::Builder::from(&self.sdk);
+        asg.set_endpoint_url(autoscaling_at.or_else(moto));
         let cloudwatch = aws_sdk_cloudwatch::config::Builder::from(&self.sdk)
             .endpoint_url(self.cloudwatch.uri());
         AwsIo::from_clients(
@@ -320,7 +306,7 @@ async fn throttling_and_undecryptable_token_on_the_real_sdk() {
         .mount(&injector)
         .await;
     let settings = s.settings(Overprovision::None, true);
-    let scaler = s.scaler_on(settings.clone(), s.io(None, Some(injector.uri())));
+    let scaler = aws_scaler_on(settings.clone(), s.io(None, Some(injector.uri())));
     let report = scaler.tick(Mode::Apply).await;
     let error = report.error.expect("fails").to_string();
     assert!(
@@ -344,7 +330,7 @@ async fn throttling_and_undecryptable_token_on_the_real_sdk() {
         )
         .mount(&injector)
         .await;
-    let scaler = s.scaler_on(settings, s.io(Some(injector.uri()), None));
+    let scaler = aws_scaler_on(settings, s.io(Some(injector.uri()), None));
     let report = scaler.tick(Mode::Apply).await;
     assert!(matches!(
         report.error,

@@ -3,6 +3,7 @@
 
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{BlockDeviceMapping, EbsBlockDevice};
+use aws_test_support::unique;
 use stack_lookups::{AmiQuery, AwsEc2, Ec2Lookups, LookupError, VpcFilter};
 use stack_template::SubnetType;
 
@@ -15,14 +16,6 @@ async fn client() -> Option<Client> {
     }
     let config = stack_lookups::aws_config(Some("us-east-1".into())).await;
     Some(Client::new(&config))
-}
-
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!("{prefix}-{nanos}")
 }
 
 #[tokio::test]

@@ -143,6 +143,7 @@ fn normalize_newlines(content: Vec<u8>) -> Vec<u8> {
     out
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hexadecimal of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

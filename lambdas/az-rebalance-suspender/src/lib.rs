@@ -91,12 +91,20 @@ impl Responder for HttpResponder {
 /// What the handler did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
-    /// The status sent.
-    pub status: &'static str,
-    /// The reason sent with `FAILED`.
+    /// Why the request failed; `None` when it succeeded.
     pub reason: Option<String>,
     /// The physical id sent.
     pub physical_id: String,
+}
+
+impl Outcome {
+    /// The status sent: `SUCCESS`, or `FAILED` when there is a reason.
+    pub fn status(&self) -> &'static str {
+        match self.reason {
+            None => "SUCCESS",
+            Some(_) => "FAILED",
+        }
+    }
 }
 
 /// The fields every request carries, read leniently so a request that fails full parsing can
@@ -211,12 +219,10 @@ fn outcome_for(envelope: &Envelope, result: Result<(), String>) -> Outcome {
     };
     match result {
         Ok(()) => Outcome {
-            status: "SUCCESS",
             reason: None,
             physical_id,
         },
         Err(reason) => Outcome {
-            status: "FAILED",
             reason: Some(format!("{reason}{}", log_pointer())),
             physical_id,
         },
@@ -237,10 +243,9 @@ fn log_pointer() -> String {
 /// The answer's JSON, with the reason shortened until the whole fits in 4096 bytes.
 fn response_body(envelope: &Envelope, outcome: &Outcome) -> Vec<u8> {
     let mut response = CloudFormationCustomResourceResponse::default();
-    response.status = if outcome.status == "SUCCESS" {
-        Status::Success
-    } else {
-        Status::Failed
+    response.status = match outcome.reason {
+        None => Status::Success,
+        Some(_) => Status::Failed,
     };
     response.physical_resource_id = outcome.physical_id.clone();
     response.stack_id = envelope.stack_id.clone();

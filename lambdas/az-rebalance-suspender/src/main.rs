@@ -18,7 +18,7 @@ async fn main() -> Result<(), Error> {
             let deadline = lambda_support::deadline_instant(event.context.deadline);
             let outcome = handle(event.payload, deadline, autoscaling, responder).await?;
             Ok::<_, Error>(json!({
-                "Status": outcome.status,
+                "Status": outcome.status(),
                 "PhysicalResourceId": outcome.physical_id,
             }))
         }

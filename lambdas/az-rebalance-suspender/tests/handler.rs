@@ -91,7 +91,7 @@ async fn create_and_update_suspend_az_rebalance_and_answer_success() {
     )
     .await
     .expect("answered");
-    assert_eq!(outcome.status, "SUCCESS");
+    assert_eq!(outcome.status(), "SUCCESS");
     assert_eq!(group_state(&sdk, &group).await.1, vec!["AZRebalance"]);
 
     // idempotent: an update (or Lambda's retry of the same request) succeeds again
@@ -130,7 +130,7 @@ async fn failures_are_answered_with_a_reason() {
     )
     .await
     .expect("answered");
-    assert_eq!(outcome.status, "FAILED");
+    assert_eq!(outcome.status(), "FAILED");
 
     handle(event("Create", &url, json!({})), soon(), &asg, &responder)
         .await
@@ -176,7 +176,7 @@ async fn delete_succeeds_even_when_the_group_is_gone() {
     let outcome = handle(delete, soon(), &asg, &responder)
         .await
         .expect("answered");
-    assert_eq!(outcome.status, "SUCCESS");
+    assert_eq!(outcome.status(), "SUCCESS");
     let answers = answers(&server).await;
     assert_eq!(
         answers[0]["PhysicalResourceId"], "AWSCDK::CustomResourceProviderFramework::CREATE_FAILED",
@@ -245,7 +245,7 @@ async fn a_hung_call_is_answered_failed_before_the_deadline() {
     )
     .await
     .expect("answered");
-    assert_eq!(outcome.status, "FAILED");
+    assert_eq!(outcome.status(), "FAILED");
     let bodies = recorder.bodies.lock().expect("lock");
     let (at, answer) = &bodies[0];
     assert_eq!(
@@ -282,7 +282,7 @@ async fn delete_with_failing_answers(
 async fn the_answer_is_retried_until_delivered() {
     let (result, attempts) = delete_with_failing_answers(3).await;
     assert_eq!(
-        result.expect("delivered on the fourth attempt").status,
+        result.expect("delivered on the fourth attempt").status(),
         "SUCCESS"
     );
     assert_eq!(attempts, 4);

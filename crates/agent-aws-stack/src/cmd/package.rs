@@ -15,6 +15,7 @@ use clap::Args;
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 use stack_template::assets::LambdaAsset;
+use stack_template::fingerprint::hex;
 
 /// Options of `package`.
 #[derive(Debug, Args)]
@@ -186,10 +187,6 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("partial");
     fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
     fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
