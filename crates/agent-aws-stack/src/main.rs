@@ -46,6 +46,19 @@ enum Command {
     ScaleOnce(cmd::scale_once::ScaleOnceArgs),
     /// Build the three Lambda zips (Linux arm64 `bootstrap`) with cargo-lambda.
     Package(cmd::package::PackageArgs),
+    /// Prepare an account and region: the Lambda code bucket and, with policies, the role
+    /// CloudFormation acts as. Reuses an existing CDK bootstrap. Running it again changes
+    /// nothing.
+    Bootstrap(cmd::stack::BootstrapArgs),
+    /// Synthesize, upload the Lambda code, and create or update the stack through a change
+    /// set, following its events live.
+    Deploy(cmd::stack::DeployArgs),
+    /// Compare the deployed stack with the synthesized template, resource by resource.
+    ///
+    /// Exit status: 0 no differences, 1 differences, 2 error (as diff(1)).
+    Diff(cmd::stack::DiffArgs),
+    /// Delete the stack (asks first unless --force) and wait for it to go.
+    Destroy(cmd::stack::DestroyArgs),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +69,19 @@ fn main() -> ExitCode {
         Command::Config(args) => cmd::config::run(cli.config.as_deref(), args),
         Command::ScaleOnce(args) => cmd::scale_once::run(args),
         Command::Package(args) => cmd::package::run(args),
+        Command::Bootstrap(args) => cmd::stack::bootstrap(args),
+        Command::Deploy(args) => cmd::stack::deploy(cli.config.as_deref(), args),
+        Command::Destroy(args) => cmd::stack::destroy(cli.config.as_deref(), args),
+        Command::Diff(args) => {
+            return match cmd::stack::diff(cli.config.as_deref(), args) {
+                Ok(false) => ExitCode::SUCCESS,
+                Ok(true) => ExitCode::from(1),
+                Err(error) => {
+                    eprintln!("error: {error:#}");
+                    ExitCode::from(2)
+                }
+            };
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

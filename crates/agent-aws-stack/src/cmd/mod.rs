@@ -3,7 +3,9 @@
 pub mod config;
 pub mod package;
 pub mod scale_once;
+pub mod stack;
 pub mod synth;
+pub mod ui;
 
 use std::path::Path;
 

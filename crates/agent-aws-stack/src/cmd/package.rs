@@ -12,7 +12,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use stack_template::assets::LambdaAsset;
 use stack_template::fingerprint::hex;
@@ -34,19 +34,28 @@ pub struct PackageArgs {
 const EM_AARCH64: u16 = 183;
 
 /// One built zip, as listed in `manifest.json`.
-#[derive(Debug, Serialize)]
-struct Packaged {
-    function: &'static str,
-    zip: String,
-    bytes: u64,
-    sha256: String,
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ManifestEntry {
+    /// The function's name (and the zip's base name).
+    pub function: String,
+    /// Where the zip was written.
+    pub zip: String,
+    /// The zip's size.
+    pub bytes: u64,
+    /// The zip's SHA-256, hex.
+    pub sha256: String,
     /// The S3 key `synth` names for this function's code.
-    s3_key: String,
+    pub s3_key: String,
 }
 
-/// Builds, checks and zips the three functions.
+/// Runs `package`.
 pub fn run(args: PackageArgs) -> Result<()> {
-    let root = source_root(args.source.as_deref())?;
+    build(&args.output, args.source.as_deref())
+}
+
+/// Builds, checks and zips the three functions into `output`.
+pub fn build(output: &Path, source: Option<&Path>) -> Result<()> {
+    let root = source_root(source)?;
     check_cargo_lambda()?;
     for asset in LambdaAsset::ALL {
         let current = asset
@@ -76,8 +85,7 @@ pub fn run(args: PackageArgs) -> Result<()> {
         bail!("`cargo lambda build` failed ({status}); its output above says why");
     }
 
-    fs::create_dir_all(&args.output)
-        .with_context(|| format!("cannot create {}", args.output.display()))?;
+    fs::create_dir_all(output).with_context(|| format!("cannot create {}", output.display()))?;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"));
@@ -88,10 +96,10 @@ pub fn run(args: PackageArgs) -> Result<()> {
             .with_context(|| format!("cargo-lambda left no binary at {}", binary.display()))?;
         check_arm64_elf(&bytes).with_context(|| format!("{} is unusable", binary.display()))?;
         let zip = bootstrap_zip(&bytes)?;
-        let file = args.output.join(format!("{}.zip", asset.name()));
+        let file = output.join(format!("{}.zip", asset.name()));
         write_atomically(&file, &zip)?;
-        let entry = Packaged {
-            function: asset.name(),
+        let entry = ManifestEntry {
+            function: asset.name().to_owned(),
             zip: file.display().to_string(),
             bytes: zip.len() as u64,
             sha256: hex(&Sha256::digest(&zip)),
@@ -104,7 +112,7 @@ pub fn run(args: PackageArgs) -> Result<()> {
         manifest.push(entry);
     }
     let text = serde_json::to_string_pretty(&manifest)? + "\n";
-    write_atomically(&args.output.join("manifest.json"), text.as_bytes())?;
+    write_atomically(&output.join("manifest.json"), text.as_bytes())?;
     Ok(())
 }
 

@@ -20,31 +20,49 @@ pub struct SynthArgs {
     #[arg(long, short, value_name = "FILE")]
     output: Option<PathBuf>,
 
+    #[command(flatten)]
+    source: SynthSource,
+}
+
+/// Where synthesis gets what it needs besides the configuration (shared by every command
+/// that synthesizes).
+#[derive(Debug, Clone, Args)]
+pub struct SynthSource {
     /// Lookup cache in CDK's format.
     #[arg(long, value_name = "FILE", default_value = "cdk.context.json")]
-    context: PathBuf,
+    pub context: PathBuf,
 
-    /// Never call AWS: every lookup must be in the context cache, and the account and region
-    /// must be given.
+    /// Never call AWS for lookups: every lookup must be in the context cache, and the account
+    /// and region must be given.
     #[arg(long)]
-    no_lookups: bool,
+    pub no_lookups: bool,
 
     /// GitHub SSH host keys as a JSON array of strings, instead of fetching them.
     #[arg(long, value_name = "FILE")]
-    github_keys: Option<PathBuf>,
+    pub github_keys: Option<PathBuf>,
 
     /// AWS account id (else CDK_DEPLOY_ACCOUNT, CDK_DEFAULT_ACCOUNT, or the credentials' account).
     #[arg(long)]
-    account: Option<String>,
+    pub account: Option<String>,
 
     /// AWS region (else CDK_DEPLOY_REGION, CDK_DEFAULT_REGION, AWS_REGION, AWS_DEFAULT_REGION,
     /// or the profile's region).
     #[arg(long)]
-    region: Option<String>,
+    pub region: Option<String>,
 
     /// GitHub meta API address (for tests and GitHub Enterprise mirrors).
     #[arg(long, hide = true, default_value = github_keys::META_URL)]
-    github_meta_url: String,
+    pub github_meta_url: String,
+}
+
+/// A synthesized stack and where it goes.
+pub struct Synthesis {
+    /// The template.
+    pub template: stack_template::Template,
+    /// The account.
+    pub account: String,
+    /// The region.
+    pub region: String,
 }
 
 /// Runs `synth`.
@@ -55,11 +73,16 @@ pub fn run(config_flag: Option<&Path>, args: SynthArgs) -> Result<()> {
         .enable_all()
         .build()
         .context("failed to start the async runtime")?;
-    let template = runtime.block_on(synthesize(&config, &args))?;
-    write_output(args.output.as_deref(), &template)
+    let synthesis = runtime.block_on(synthesize(&config, &args.source))?;
+    write_output(
+        args.output.as_deref(),
+        &synthesis.template.to_pretty_string(),
+    )
 }
 
-async fn synthesize(config: &StackConfig, args: &SynthArgs) -> Result<String> {
+/// Resolves the account and region, fills the lookups, reads the GitHub keys and renders the
+/// template.
+pub async fn synthesize(config: &StackConfig, args: &SynthSource) -> Result<Synthesis> {
     let env: HashMap<String, String> = std::env::vars().collect();
     let mut account = environment::account_hint(args.account.as_deref(), &env);
     let mut region = environment::region_hint(args.region.as_deref(), &env);
@@ -119,7 +142,10 @@ async fn synthesize(config: &StackConfig, args: &SynthArgs) -> Result<String> {
     let lookups = stack_lookups::from_cache(config, &account, &region, &cache)?;
     let ssh_keys = github_ssh_keys(args).await?;
 
-    let environment = Environment { account, region };
+    let environment = Environment {
+        account: account.clone(),
+        region: region.clone(),
+    };
     let synthesized = stack_template::synth(SynthInput {
         config,
         lookups: &lookups,
@@ -129,12 +155,16 @@ async fn synthesize(config: &StackConfig, args: &SynthArgs) -> Result<String> {
     for warning in &synthesized.warnings {
         eprintln!("warning: {warning}");
     }
-    Ok(synthesized.template.to_pretty_string())
+    Ok(Synthesis {
+        template: synthesized.template,
+        account,
+        region,
+    })
 }
 
 /// GitHub's SSH host keys: from `--github-keys`, else the hour-long cache in the current
 /// folder, else fetched (and cached).
-async fn github_ssh_keys(args: &SynthArgs) -> Result<Vec<String>> {
+async fn github_ssh_keys(args: &SynthSource) -> Result<Vec<String>> {
     if let Some(path) = &args.github_keys {
         return github_keys::read_key_file(path).context("failed to read the GitHub SSH keys file");
     }

@@ -1,0 +1,271 @@
+//! Where the Lambda code goes and which role CloudFormation acts as.
+//!
+//! Two kinds of bootstrap work:
+//! - the original's CDK bootstrap (stack `CDKToolkit`, qualifier `hnb659fds`), found by its
+//!   version parameter: its assets bucket and its execution role are reused as they are;
+//! - our own, small bootstrap stack `agent-aws-stack-bootstrap`: an encrypted, private,
+//!   versioned bucket under the same name CDK would use (so the synthesized template is the
+//!   same either way), and, only when policies are given, an execution role limited to them.
+
+use serde_json::{Value, json};
+
+use crate::cloud::{Stacks, Storage};
+use crate::engine::DeployError;
+
+/// Our bootstrap stack's name.
+pub const BOOTSTRAP_STACK: &str = "agent-aws-stack-bootstrap";
+/// CDK's bootstrap version parameter (default qualifier).
+pub const CDK_VERSION_PARAMETER: &str = "/cdk-bootstrap/hnb659fds/version";
+/// The oldest CDK bootstrap whose bucket layout we rely on.
+pub const CDK_MIN_VERSION: u32 = 6;
+/// Our bootstrap's version parameter.
+pub const VERSION_PARAMETER: &str = "/agent-aws-stack/bootstrap/version";
+/// Our bootstrap template's version (bumped when the template changes).
+pub const VERSION: u32 = 1;
+
+/// The assets bucket's logical id in our bootstrap stack.
+const BUCKET_ID: &str = "AssetsBucket";
+/// The execution role's logical id in our bootstrap stack.
+const ROLE_ID: &str = "CloudFormationExecutionRole";
+
+/// The AWS partition of a region (`aws`, `aws-cn`, `aws-us-gov`).
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
+/// The assets bucket for an account and region (CDK's name, which `synth` writes into the
+/// Lambdas' `Code`).
+pub fn bucket_name(account: &str, region: &str) -> String {
+    format!("cdk-hnb659fds-assets-{account}-{region}")
+}
+
+/// Our execution role's name.
+pub fn execution_role_name(account: &str, region: &str) -> String {
+    format!("agent-aws-stack-cfn-exec-role-{account}-{region}")
+}
+
+/// A bootstrap found in an account and region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bootstrap {
+    /// Whose bootstrap it is.
+    pub kind: BootstrapKind,
+    /// The assets bucket.
+    pub bucket: String,
+    /// The role CloudFormation acts as, if any (else the caller's credentials).
+    pub execution_role: Option<String>,
+}
+
+/// CDK's or ours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BootstrapKind {
+    /// The original's `cdk bootstrap`, with its version.
+    Cdk(u32),
+    /// `agent-aws-stack bootstrap`.
+    Own,
+}
+
+/// Looks for a bootstrap: CDK's first (existing users need not bootstrap again), then ours.
+pub async fn find(
+    stacks: &impl Stacks,
+    storage: &impl Storage,
+    account: &str,
+    region: &str,
+) -> Result<Option<Bootstrap>, DeployError> {
+    if let Some(version) = storage.parameter(CDK_VERSION_PARAMETER).await? {
+        let version: u32 = version.trim().parse().unwrap_or(0);
+        return Ok(Some(Bootstrap {
+            kind: BootstrapKind::Cdk(version),
+            bucket: bucket_name(account, region),
+            execution_role: Some(format!(
+                "arn:{}:iam::{account}:role/cdk-hnb659fds-cfn-exec-role-{account}-{region}",
+                partition(region)
+            )),
+        }));
+    }
+    let Some(stack) = stacks.describe_stack(BOOTSTRAP_STACK).await? else {
+        return Ok(None);
+    };
+    if !matches!(
+        stack.status.as_str(),
+        "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "UPDATE_ROLLBACK_COMPLETE"
+    ) {
+        return Err(DeployError::Stuck {
+            stack: BOOTSTRAP_STACK.to_owned(),
+            status: stack.status,
+            reason: String::new(),
+            advice: "the bootstrap stack is not usable; run `agent-aws-stack bootstrap` again (or delete the stack in the CloudFormation console and bootstrap again)",
+        });
+    }
+    let resources = stacks.resources(&stack.id).await?;
+    let physical = |id: &str| {
+        resources
+            .iter()
+            .find(|r| r.logical_id == id)
+            .and_then(|r| r.physical_id.clone())
+    };
+    Ok(Some(Bootstrap {
+        kind: BootstrapKind::Own,
+        bucket: physical(BUCKET_ID).unwrap_or_else(|| bucket_name(account, region)),
+        execution_role: physical(ROLE_ID)
+            .map(|name| format!("arn:{}:iam::{account}:role/{name}", partition(region))),
+    }))
+}
+
+/// Explains a missing or unusable bootstrap.
+pub fn usable(found: Option<Bootstrap>, account: &str, region: &str) -> Result<Bootstrap, String> {
+    match found {
+        None => Err(format!(
+            "account {account} in {region} is not bootstrapped: run `agent-aws-stack bootstrap aws://{account}/{region} --cloudformation-execution-policies <policy ARN>` first"
+        )),
+        Some(Bootstrap {
+            kind: BootstrapKind::Cdk(version),
+            ..
+        }) if version < CDK_MIN_VERSION => Err(format!(
+            "the CDK bootstrap of account {account} in {region} is version {version}; version {CDK_MIN_VERSION} or later is needed: upgrade it with `cdk bootstrap`, or delete the CDKToolkit stack and run `agent-aws-stack bootstrap`"
+        )),
+        Some(b) => Ok(b),
+    }
+}
+
+/// Our bootstrap stack's template. `policies` are the managed policy ARNs of the execution
+/// role; with none, there is no role and CloudFormation acts with the caller's credentials.
+pub fn template(account: &str, region: &str, policies: &[String]) -> Value {
+    let bucket = bucket_name(account, region);
+    let partition = partition(region);
+    let mut resources = serde_json::Map::new();
+    resources.insert(
+        BUCKET_ID.into(),
+        json!({
+            "Type": "AWS::S3::Bucket",
+            "Properties": {
+                "BucketName": bucket,
+                "VersioningConfiguration": { "Status": "Enabled" },
+                "BucketEncryption": {
+                    "ServerSideEncryptionConfiguration": [
+                        { "ServerSideEncryptionByDefault": { "SSEAlgorithm": "aws:kms" }, "BucketKeyEnabled": true }
+                    ]
+                },
+                "PublicAccessBlockConfiguration": {
+                    "BlockPublicAcls": true,
+                    "BlockPublicPolicy": true,
+                    "IgnorePublicAcls": true,
+                    "RestrictPublicBuckets": true
+                },
+                "OwnershipControls": { "Rules": [ { "ObjectOwnership": "BucketOwnerEnforced" } ] },
+                "LifecycleConfiguration": {
+                    "Rules": [
+                        { "Id": "CleanupOldVersions", "Status": "Enabled", "NoncurrentVersionExpiration": { "NoncurrentDays": 30 } },
+                        { "Id": "AbortIncompleteMultipartUploads", "Status": "Enabled", "AbortIncompleteMultipartUpload": { "DaysAfterInitiation": 1 } }
+                    ]
+                }
+            },
+            "UpdateReplacePolicy": "Retain",
+            "DeletionPolicy": "Retain"
+        }),
+    );
+    resources.insert(
+        "AssetsBucketPolicy".into(),
+        json!({
+            "Type": "AWS::S3::BucketPolicy",
+            "Properties": {
+                "Bucket": { "Ref": BUCKET_ID },
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [{
+                        "Sid": "DenyInsecureTransport",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:*",
+                        "Resource": [
+                            format!("arn:{partition}:s3:::{bucket}"),
+                            format!("arn:{partition}:s3:::{bucket}/*")
+                        ],
+                        "Condition": { "Bool": { "aws:SecureTransport": "false" } }
+                    }]
+                }
+            }
+        }),
+    );
+    if !policies.is_empty() {
+        resources.insert(
+            ROLE_ID.into(),
+            json!({
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "RoleName": execution_role_name(account, region),
+                    "Description": "Role CloudFormation acts as to deploy agent-aws-stack stacks",
+                    "AssumeRolePolicyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [{
+                            "Effect": "Allow",
+                            "Principal": { "Service": "cloudformation.amazonaws.com" },
+                            "Action": "sts:AssumeRole"
+                        }]
+                    },
+                    "ManagedPolicyArns": policies
+                }
+            }),
+        );
+    }
+    resources.insert(
+        "VersionParameter".into(),
+        json!({
+            "Type": "AWS::SSM::Parameter",
+            "Properties": {
+                "Name": VERSION_PARAMETER,
+                "Type": "String",
+                "Value": VERSION.to_string(),
+                "Description": "Version of the agent-aws-stack bootstrap"
+            }
+        }),
+    );
+    let mut outputs = serde_json::Map::new();
+    outputs.insert("BucketName".into(), json!({ "Value": { "Ref": BUCKET_ID } }));
+    outputs.insert("BootstrapVersion".into(), json!({ "Value": VERSION.to_string() }));
+    if !policies.is_empty() {
+        outputs.insert(
+            "ExecutionRoleArn".into(),
+            json!({ "Value": { "Fn::GetAtt": [ROLE_ID, "Arn"] } }),
+        );
+    }
+    json!({
+        "Description": "agent-aws-stack bootstrap: the Lambda code bucket and the CloudFormation execution role",
+        "Resources": resources,
+        "Outputs": outputs
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_only_with_policies() {
+        let without = template("123456789012", "us-east-1", &[]);
+        assert!(without["Resources"].get(ROLE_ID).is_none());
+        assert!(without["Outputs"].get("ExecutionRoleArn").is_none());
+        let arn = "arn:aws:iam::123456789012:policy/agent-exec".to_owned();
+        let with = template("123456789012", "us-east-1", std::slice::from_ref(&arn));
+        assert_eq!(
+            with["Resources"][ROLE_ID]["Properties"]["ManagedPolicyArns"],
+            json!([arn])
+        );
+        assert_eq!(
+            with["Resources"][BUCKET_ID]["Properties"]["BucketName"],
+            "cdk-hnb659fds-assets-123456789012-us-east-1"
+        );
+    }
+
+    #[test]
+    fn partitions() {
+        assert_eq!(partition("eu-west-1"), "aws");
+        assert_eq!(partition("cn-north-1"), "aws-cn");
+        assert_eq!(partition("us-gov-west-1"), "aws-us-gov");
+    }
+}
