@@ -71,6 +71,27 @@ impl Stacks for AwsStacks {
         Ok(text(out.template_body()))
     }
 
+    async fn create_stack(&self, request: &ChangeSetRequest) -> Result<String, AwsFailure> {
+        let mut call = self
+            .client
+            .create_stack()
+            .stack_name(&request.stack_name)
+            .template_body(&request.template_body)
+            .capabilities(Capability::CapabilityIam)
+            .capabilities(Capability::CapabilityNamedIam)
+            .capabilities(Capability::CapabilityAutoExpand)
+            .client_request_token(&request.client_token)
+            .set_role_arn(request.role_arn.clone());
+        for (key, value) in &request.tags {
+            call = call.tags(Tag::builder().key(key).value(value).build());
+        }
+        let out = call
+            .send()
+            .await
+            .map_err(|e| AwsFailure::new("CreateStack", &e))?;
+        Ok(text(out.stack_id()))
+    }
+
     async fn create_change_set(&self, request: &ChangeSetRequest) -> Result<String, AwsFailure> {
         let kind = match request.kind {
             ChangeSetKind::Create => ChangeSetType::Create,
@@ -288,12 +309,16 @@ impl Stacks for AwsStacks {
                 .send()
                 .await
                 .map_err(|e| AwsFailure::new("ListStackResources", &e))?;
-            resources.extend(out.stack_resource_summaries().iter().map(|r| StackResource {
-                logical_id: text(r.logical_resource_id()),
-                physical_id: r.physical_resource_id().map(str::to_owned),
-                resource_type: text(r.resource_type()),
-                status: text(r.resource_status().map(|x| x.as_str())),
-            }));
+            resources.extend(
+                out.stack_resource_summaries()
+                    .iter()
+                    .map(|r| StackResource {
+                        logical_id: text(r.logical_resource_id()),
+                        physical_id: r.physical_resource_id().map(str::to_owned),
+                        resource_type: text(r.resource_type()),
+                        status: text(r.resource_status().map(|x| x.as_str())),
+                    }),
+            );
             match out.next_token() {
                 Some(next) if !next.is_empty() => token = Some(next.to_owned()),
                 _ => return Ok(resources),
@@ -327,7 +352,11 @@ impl Storage for AwsStorage {
     async fn bucket_exists(&self, bucket: &str) -> Result<bool, AwsFailure> {
         match self.s3.head_bucket().bucket(bucket).send().await {
             Ok(_) => Ok(true),
-            Err(err) if err.raw_response().is_some_and(|r| r.status().as_u16() == 404) => {
+            Err(err)
+                if err
+                    .raw_response()
+                    .is_some_and(|r| r.status().as_u16() == 404) =>
+            {
                 Ok(false)
             }
             Err(err) => Err(AwsFailure::new("HeadBucket", &err)),
@@ -337,7 +366,11 @@ impl Storage for AwsStorage {
     async fn object_exists(&self, bucket: &str, key: &str) -> Result<bool, AwsFailure> {
         match self.s3.head_object().bucket(bucket).key(key).send().await {
             Ok(_) => Ok(true),
-            Err(err) if err.raw_response().is_some_and(|r| r.status().as_u16() == 404) => {
+            Err(err)
+                if err
+                    .raw_response()
+                    .is_some_and(|r| r.status().as_u16() == 404) =>
+            {
                 Ok(false)
             }
             Err(err) => Err(AwsFailure::new("HeadObject", &err)),

@@ -133,6 +133,22 @@ pub fn usable(found: Option<Bootstrap>, account: &str, region: &str) -> Result<B
     }
 }
 
+/// The execution role's policies in a deployed bootstrap template (empty when there is no
+/// role or the text is not our template).
+pub fn deployed_policies(template_text: &str) -> Vec<String> {
+    serde_json::from_str::<Value>(template_text)
+        .ok()
+        .and_then(|t| {
+            t["Resources"][ROLE_ID]["Properties"]["ManagedPolicyArns"]
+                .as_array()
+                .cloned()
+        })
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect()
+}
+
 /// Our bootstrap stack's template. `policies` are the managed policy ARNs of the execution
 /// role; with none, there is no role and CloudFormation acts with the caller's credentials.
 pub fn template(account: &str, region: &str, policies: &[String]) -> Value {
@@ -226,8 +242,14 @@ pub fn template(account: &str, region: &str, policies: &[String]) -> Value {
         }),
     );
     let mut outputs = serde_json::Map::new();
-    outputs.insert("BucketName".into(), json!({ "Value": { "Ref": BUCKET_ID } }));
-    outputs.insert("BootstrapVersion".into(), json!({ "Value": VERSION.to_string() }));
+    outputs.insert(
+        "BucketName".into(),
+        json!({ "Value": { "Ref": BUCKET_ID } }),
+    );
+    outputs.insert(
+        "BootstrapVersion".into(),
+        json!({ "Value": VERSION.to_string() }),
+    );
     if !policies.is_empty() {
         outputs.insert(
             "ExecutionRoleArn".into(),

@@ -127,6 +127,13 @@ pub trait Stacks {
     /// The deployed template's text.
     fn get_template(&self, stack: &str) -> impl Future<Output = Result<String, AwsFailure>> + Send;
 
+    /// Starts creating a new stack directly (no change set; the request's name is unused);
+    /// returns the stack's ARN.
+    fn create_stack(
+        &self,
+        request: &ChangeSetRequest,
+    ) -> impl Future<Output = Result<String, AwsFailure>> + Send;
+
     /// Starts creating a change set; returns its ARN.
     fn create_change_set(
         &self,
@@ -217,5 +224,8 @@ pub trait Storage {
     ) -> impl Future<Output = Result<(), AwsFailure>> + Send;
 
     /// The value of SSM parameter `name`, or `None` when there is none.
-    fn parameter(&self, name: &str) -> impl Future<Output = Result<Option<String>, AwsFailure>> + Send;
+    fn parameter(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<String>, AwsFailure>> + Send;
 }

@@ -345,7 +345,9 @@ fn propagate_replacements(resources: &mut Vec<ResourceDiff>, new_resources: &Map
                 if replacement::of_property(resource_type, prop) == Replacement::Never {
                     return None;
                 }
-                let cause = references(value).into_iter().find(|r| replaced.contains(r))?;
+                let cause = references(value)
+                    .into_iter()
+                    .find(|r| replaced.contains(r))?;
                 Some((prop.clone(), cause))
             });
             let Some((prop, cause)) = cause else {
@@ -354,7 +356,9 @@ fn propagate_replacements(resources: &mut Vec<ResourceDiff>, new_resources: &Map
             let detail = Detail {
                 path: format!("Properties.{prop}"),
                 old: None,
-                new: Some(Value::String(format!("(a new value when {cause} is replaced)"))),
+                new: Some(Value::String(format!(
+                    "(a new value when {cause} is replaced)"
+                ))),
                 replacement: Replacement::Conditional,
             };
             match resources.iter_mut().find(|r| r.logical_id == *id) {
@@ -422,7 +426,10 @@ fn collect_references(value: &Value, out: &mut BTreeSet<String>) {
                             }
                         }
                         if let Value::Array(parts) = sub {
-                            parts.iter().skip(1).for_each(|p| collect_references(p, out));
+                            parts
+                                .iter()
+                                .skip(1)
+                                .for_each(|p| collect_references(p, out));
                         }
                     }
                     _ => collect_references(inner, out),
@@ -577,7 +584,12 @@ pub fn grants(template: &Value) -> BTreeSet<Grant> {
                     ("SecurityGroupIngress", GrantKind::Ingress),
                     ("SecurityGroupEgress", GrantKind::Egress),
                 ] {
-                    for rule in props.get(key).and_then(Value::as_array).into_iter().flatten() {
+                    for rule in props
+                        .get(key)
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                    {
                         push(kind, id.clone(), rule);
                     }
                 }

@@ -188,24 +188,24 @@ pub enum DeployError {
         advice: &'static str,
     },
     /// The change needs approval and none can be given here.
-    #[error(
-        "{what} needs approval but {why}: review it with `agent-aws-stack diff`, then run again with `--require-approval never` (or `--yes`); nothing was changed"
-    )]
+    #[error("{what} needs approval but {why}: {how}; the stack was not changed")]
     ApprovalRequired {
         /// What needs approval.
         what: String,
         /// Why we cannot ask.
         why: String,
+        /// How to approve without a terminal.
+        how: &'static str,
     },
     /// The user said no.
-    #[error("not deployed: declined; nothing was changed")]
+    #[error("declined; the stack was not changed")]
     Declined,
     /// CloudFormation refused the change set.
-    #[error("CloudFormation refused the change set: {0}; nothing was changed")]
+    #[error("CloudFormation refused the change set: {0}; the stack was not changed")]
     ChangeSetFailed(String),
     /// A change set took too long to compute.
     #[error(
-        "the change set was not ready after {0} s; it was deleted and nothing was changed"
+        "the change set was not ready after {0} s; it was deleted and the stack was not changed"
     )]
     ChangeSetTimeout(u64),
     /// The stack operation ended in a failed state.
@@ -221,7 +221,9 @@ pub enum DeployError {
         failures: Vec<FailedResource>,
     },
     /// The deployed template cannot be read.
-    #[error("the deployed template of stack {stack} is not JSON ({detail}); agent-aws-stack compares JSON templates only")]
+    #[error(
+        "the deployed template of stack {stack} is not JSON ({detail}); agent-aws-stack compares JSON templates only"
+    )]
     TemplateUnreadable {
         /// Stack name.
         stack: String,
@@ -290,7 +292,10 @@ pub fn client_token(purpose: &str) -> String {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    format!("agent-aws-stack-{purpose}-{nanos:x}-{:x}", std::process::id())
+    format!(
+        "agent-aws-stack-{purpose}-{nanos:x}-{:x}",
+        std::process::id()
+    )
 }
 
 fn is_no_changes(reason: &str) -> bool {
@@ -325,7 +330,6 @@ impl<'a, S: Stacks, U: Ui> Engine<'a, S, U> {
             Some(s) if s.status != "REVIEW_IN_PROGRESS" => ChangeSetKind::Update,
             _ => ChangeSetKind::Create,
         };
-        let created_empty_stack = existing.is_none();
 
         let old_template = match (&existing, kind) {
             (Some(s), ChangeSetKind::Update) => {
@@ -335,16 +339,13 @@ impl<'a, S: Stacks, U: Ui> Engine<'a, S, U> {
         };
         let mut diff = diff::compare(&old_template, &request.template);
 
+        // A new stack is created directly: a change set could only say "add everything",
+        // which the local diff already shows. An existing empty stack (REVIEW_IN_PROGRESS)
+        // and updates go through a change set.
+        let direct_create = existing.is_none();
         if kind == ChangeSetKind::Update {
-            self.stacks.delete_change_set(name, DEPLOY_CHANGE_SET).await?;
+            self.remove_leftover(name, DEPLOY_CHANGE_SET).await;
         }
-        self.ui.say(&format!(
-            "==> Creating change set {DEPLOY_CHANGE_SET} ({}) for stack {name}",
-            match kind {
-                ChangeSetKind::Create => "create",
-                ChangeSetKind::Update => "update",
-            }
-        ));
         let change_set_request = ChangeSetRequest {
             stack_name: name.to_owned(),
             name: DEPLOY_CHANGE_SET.to_owned(),
@@ -355,14 +356,27 @@ impl<'a, S: Stacks, U: Ui> Engine<'a, S, U> {
             description: format!("agent-aws-stack {}", env!("CARGO_PKG_VERSION")),
             client_token: client_token("cs"),
         };
-        let change_set = match self.change_set(&change_set_request).await? {
-            Some(cs) => cs,
-            None => {
-                let id = existing.map(|s| s.id).unwrap_or_default();
-                return Ok(DeployOutcome::NoChanges { stack_id: id });
+        let change_set = if direct_create {
+            None
+        } else {
+            self.ui.say(&format!(
+                "==> Creating change set {DEPLOY_CHANGE_SET} ({}) for stack {name}",
+                match kind {
+                    ChangeSetKind::Create => "create",
+                    ChangeSetKind::Update => "update",
+                }
+            ));
+            match self.change_set(&change_set_request).await? {
+                Some(cs) => Some(cs),
+                None => {
+                    let id = existing.map(|s| s.id).unwrap_or_default();
+                    return Ok(DeployOutcome::NoChanges { stack_id: id });
+                }
             }
         };
-        merge_change_set(&mut diff, &change_set);
+        if let Some(cs) = &change_set {
+            merge_change_set(&mut diff, cs);
+        }
         self.ui.show_diff(name, &diff);
 
         let needs_approval = match request.approval {
@@ -379,19 +393,36 @@ impl<'a, S: Stacks, U: Ui> Engine<'a, S, U> {
             let refusal = match answer {
                 Ok(true) => None,
                 Ok(false) => Some(DeployError::Declined),
-                Err(why) => Some(DeployError::ApprovalRequired { what, why }),
+                Err(why) => Some(DeployError::ApprovalRequired {
+                    what,
+                    why,
+                    how: "review it with `agent-aws-stack diff`, then run again with `--require-approval never` (or `--yes`)",
+                }),
             };
             if let Some(refusal) = refusal {
-                self.abandon(name, &change_set.id, created_empty_stack).await;
+                if let Some(cs) = &change_set {
+                    self.abandon(name, &cs.id).await;
+                }
                 return Err(refusal);
             }
         }
 
-        let before = self.newest_event(name).await;
         let started = now();
-        self.stacks
-            .execute_change_set(name, &change_set.id, &client_token("exec"))
-            .await?;
+        let before = match &change_set {
+            Some(cs) => {
+                let before = self.newest_event(name).await;
+                self.stacks
+                    .execute_change_set(name, &cs.id, &client_token("exec"))
+                    .await?;
+                before
+            }
+            None => {
+                self.ui.say(&format!("==> Creating stack {name}"));
+                // A new stack: every event is news.
+                self.stacks.create_stack(&change_set_request).await?;
+                None
+            }
+        };
         let total = diff.resources.len();
         let (stack, failures) = self
             .watch(
@@ -406,15 +437,13 @@ impl<'a, S: Stacks, U: Ui> Engine<'a, S, U> {
             .await?;
         let seconds = now() - started;
         match stack.status.as_str() {
-            "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "IMPORT_COMPLETE" => {
-                Ok(DeployOutcome::Done {
-                    stack_id: stack.id,
-                    kind,
-                    status: stack.status,
-                    counts: diff.counts(),
-                    seconds,
-                })
-            }
+            "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "IMPORT_COMPLETE" => Ok(DeployOutcome::Done {
+                stack_id: stack.id,
+                kind,
+                status: stack.status,
+                counts: diff.counts(),
+                seconds,
+            }),
             status => Err(DeployError::Failed {
                 stack: name.to_owned(),
                 what: match kind {
@@ -462,7 +491,12 @@ impl<'a, S: Stacks, U: Ui> Engine<'a, S, U> {
                 ));
                 let before = self.newest_event(&stack.id).await;
                 self.stacks
-                    .delete_stack(&stack.id, request.role_arn.as_deref(), &[], &client_token("del"))
+                    .delete_stack(
+                        &stack.id,
+                        request.role_arn.as_deref(),
+                        &[],
+                        &client_token("del"),
+                    )
                     .await?;
                 let (after, failures) = self.watch(&stack.id, "delete", 0, before).await?;
                 if after.status != "DELETE_COMPLETE" {
@@ -579,23 +613,21 @@ impl<'a, S: Stacks, U: Ui> Engine<'a, S, U> {
         }
     }
 
-    /// Deletes a change set we will not execute, and the empty stack a CREATE change set
-    /// made. Failures here are reported, not raised: the refusal is what the user must see.
-    async fn abandon(&mut self, stack: &str, change_set: &str, created_empty_stack: bool) {
+    /// Deletes a change set left by an earlier, interrupted run. Errors are ignored: when
+    /// one really is left, creating the new change set says so.
+    async fn remove_leftover(&mut self, stack: &str, change_set: &str) {
         if let Err(e) = self.stacks.delete_change_set(stack, change_set).await {
-            self.ui
-                .say(&format!("warning: could not delete change set {change_set}: {e}"));
+            tracing::debug!("no leftover change set {change_set} deleted: {e}");
         }
-        if created_empty_stack
-            && let Ok(Some(s)) = self.stacks.describe_stack(stack).await
-            && s.status == "REVIEW_IN_PROGRESS"
-            && let Err(e) = self
-                .stacks
-                .delete_stack(&s.id, None, &[], &client_token("del"))
-                .await
-        {
-            self.ui
-                .say(&format!("warning: could not delete the empty stack {stack}: {e}"));
+    }
+
+    /// Deletes a change set we will not execute. A failure here is reported, not raised:
+    /// the refusal is what the user must see.
+    async fn abandon(&mut self, stack: &str, change_set: &str) {
+        if let Err(e) = self.stacks.delete_change_set(stack, change_set).await {
+            self.ui.say(&format!(
+                "warning: could not delete change set {change_set}: {e}"
+            ));
         }
     }
 
@@ -610,8 +642,10 @@ impl<'a, S: Stacks, U: Ui> Engine<'a, S, U> {
         if !transient || *errors > self.timing.max_poll_errors {
             return Err(failure.into());
         }
-        self.ui
-            .say(&format!("warning: {failure}; trying again ({errors}/{})", self.timing.max_poll_errors));
+        self.ui.say(&format!(
+            "warning: {failure}; trying again ({errors}/{})",
+            self.timing.max_poll_errors
+        ));
         Ok(())
     }
 
@@ -731,13 +765,16 @@ impl<'a, S: Stacks, U: Ui> Engine<'a, S, U> {
         let updatable = !stack.status.ends_with("_IN_PROGRESS")
             && !matches!(
                 stack.status.as_str(),
-                "ROLLBACK_COMPLETE" | "ROLLBACK_FAILED" | "UPDATE_ROLLBACK_FAILED" | "DELETE_FAILED"
+                "ROLLBACK_COMPLETE"
+                    | "ROLLBACK_FAILED"
+                    | "UPDATE_ROLLBACK_FAILED"
+                    | "DELETE_FAILED"
             );
         if use_change_set && updatable && !diff.is_empty() {
             self.ui.say(
                 "==> Creating a read-only change set for accurate replacement information (--no-change-set skips it)",
             );
-            self.stacks.delete_change_set(name, DIFF_CHANGE_SET).await?;
+            self.remove_leftover(name, DIFF_CHANGE_SET).await;
             let cs_request = ChangeSetRequest {
                 stack_name: name.to_owned(),
                 name: DIFF_CHANGE_SET.to_owned(),
@@ -796,6 +833,7 @@ impl<'a, S: Stacks, U: Ui> Engine<'a, S, U> {
                     return Err(DeployError::ApprovalRequired {
                         what: format!("deleting stack {name}"),
                         why,
+                        how: "run again with `--force` to delete without asking",
                     });
                 }
             }

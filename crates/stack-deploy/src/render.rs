@@ -19,15 +19,18 @@ fn style(colors: bool, change: Change) -> Style {
 }
 
 fn short(value: Option<&Value>) -> String {
-    let Some(value) = value else {
-        return "(none)".to_owned();
-    };
-    let text = value.to_string();
-    if text.chars().count() <= MAX_VALUE {
-        return text;
+    match value {
+        None => "(none)".to_owned(),
+        Some(value) => cut(&value.to_string()),
     }
-    let cut: String = text.chars().take(MAX_VALUE).collect();
-    format!("{cut}…")
+}
+
+fn cut(text: &str) -> String {
+    if text.chars().count() <= MAX_VALUE {
+        return text.to_owned();
+    }
+    let head: String = text.chars().take(MAX_VALUE).collect();
+    format!("{head}…")
 }
 
 fn replacement_note(replacement: Replacement) -> &'static str {
@@ -66,7 +69,7 @@ pub fn diff_lines(stack: &str, diff: &TemplateDiff, colors: bool) -> Vec<String>
                             g.kind,
                             g.holder,
                             g.subject,
-                            short(Some(&Value::String(g.what.clone()))).trim_matches('"')
+                            cut(&g.what)
                         ))
                         .to_string(),
                 );
@@ -81,7 +84,15 @@ pub fn diff_lines(stack: &str, diff: &TemplateDiff, colors: bool) -> Vec<String>
         }
         out.push(
             style(colors, s.change)
-                .apply_to(format!("{} {}", s.change.marker(), s.name))
+                .apply_to(format!(
+                    "{} {}",
+                    s.change.marker(),
+                    if s.name.is_empty() {
+                        &s.section
+                    } else {
+                        &s.name
+                    }
+                ))
                 .to_string(),
         );
     }
@@ -148,12 +159,26 @@ mod tests {
         }});
         let lines = diff_lines("s", &compare(&old, &new), false);
         let text = lines.join("\n");
-        assert!(text.contains("[~] AWS::SSM::Parameter P (replaced)"), "{text}");
-        assert!(text.contains("└─ Properties.Name (requires replacement): \"a\" → \"b\""), "{text}");
+        assert!(
+            text.contains("[~] AWS::SSM::Parameter P (replaced)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("└─ Properties.Name (requires replacement): \"a\" → \"b\""),
+            "{text}"
+        );
         assert!(text.contains("[+] AWS::Logs::LogGroup New"), "{text}");
         assert!(text.contains("[-] AWS::Logs::LogGroup Gone"), "{text}");
-        assert!(text.ends_with("s: 1 to add, 1 to change (1 replaced or possibly replaced), 1 to remove"), "{text}");
-        assert!(!text.contains('\u{1b}'), "no colour codes when colours are off");
+        assert!(
+            text.ends_with(
+                "s: 1 to add, 1 to change (1 replaced or possibly replaced), 1 to remove"
+            ),
+            "{text}"
+        );
+        assert!(
+            !text.contains('\u{1b}'),
+            "no colour codes when colours are off"
+        );
         let coloured = diff_lines("s", &compare(&old, &new), true).join("\n");
         assert!(coloured.contains('\u{1b}'), "colour codes when on");
     }

@@ -44,7 +44,11 @@ pub const CREATE_ONLY: &[(&str, &[&str], &[&str])] = &[
             "MixedInstancesPolicy",
         ],
     ),
-    ("AWS::CloudFormation::CustomResource", &["ServiceToken"], &[]),
+    (
+        "AWS::CloudFormation::CustomResource",
+        &["ServiceToken"],
+        &[],
+    ),
     (
         "AWS::EC2::Host",
         &[

@@ -8,7 +8,7 @@ use sha2::{Digest as _, Sha256};
 use stack_config::{AgentOs, StackConfig};
 use stack_deploy::aws::{AwsStacks, AwsStorage};
 use stack_deploy::bootstrap::{self, Bootstrap, BootstrapKind};
-use stack_deploy::cloud::{ChangeSetKind, Storage as _};
+use stack_deploy::cloud::{ChangeSetKind, Stacks as _, Storage as _};
 use stack_deploy::{
     Approval, DeployOutcome, DeployRequest, DestroyOutcome, DestroyRequest, Engine, Timing,
 };
@@ -309,8 +309,7 @@ pub fn diff(config_flag: Option<&Path>, args: DiffArgs) -> Result<bool> {
         let found = Engine::new(&stacks, &mut ui, Timing::default())
             .diff(&request, !args.no_change_set)
             .await?;
-        for line in stack_deploy::render::diff_lines(&config.stack_name, &found.diff, ui.colors())
-        {
+        for line in stack_deploy::render::diff_lines(&config.stack_name, &found.diff, ui.colors()) {
             println!("{line}");
         }
         if !found.exists {
@@ -408,7 +407,11 @@ fn parse_environment(text: &str) -> Result<(String, String)> {
 
 /// Runs `bootstrap`.
 pub fn bootstrap(args: BootstrapArgs) -> Result<()> {
-    let target = args.environment.as_deref().map(parse_environment).transpose()?;
+    let target = args
+        .environment
+        .as_deref()
+        .map(parse_environment)
+        .transpose()?;
     for arn in &args.cloudformation_execution_policies {
         if !arn.starts_with("arn:") || !arn.contains(":policy/") {
             bail!(
@@ -431,9 +434,24 @@ pub fn bootstrap(args: BootstrapArgs) -> Result<()> {
         }
         let stacks = AwsStacks::new(&sdk);
         let storage = AwsStorage::new(&sdk);
-        let policies = args.cloudformation_execution_policies;
+        let mut policies = args.cloudformation_execution_policies;
 
         let found = bootstrap::find(&stacks, &storage, &account, &region).await?;
+        if policies.is_empty()
+            && let Some(Bootstrap {
+                kind: BootstrapKind::Own,
+                execution_role: Some(_),
+                ..
+            }) = &found
+        {
+            // As CDK: a bootstrap run without policies keeps the role's current ones.
+            let deployed = stacks.get_template(bootstrap::BOOTSTRAP_STACK).await?;
+            policies = bootstrap::deployed_policies(&deployed);
+            eprintln!(
+                "==> Keeping the execution role's policies: {}",
+                policies.join(", ")
+            );
+        }
         if let Some(Bootstrap {
             kind: BootstrapKind::Cdk(version),
             bucket,

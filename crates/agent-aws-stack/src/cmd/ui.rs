@@ -73,7 +73,9 @@ impl Ui for TermUi {
     fn begin(&mut self, operation: &str, total: usize) {
         self.done.clear();
         if !self.tty {
-            self.line(&format!("==> Stack {operation} started; following its events"));
+            self.line(&format!(
+                "==> Stack {operation} started; following its events"
+            ));
             return;
         }
         let bar = if total > 0 {
@@ -103,7 +105,10 @@ impl Ui for TermUi {
             } else {
                 console::Style::new().yellow()
             };
-            style.force_styling(true).apply_to(&event.status).to_string()
+            style
+                .force_styling(true)
+                .apply_to(&event.status)
+                .to_string()
         } else {
             event.status.clone()
         };

@@ -1,0 +1,367 @@
+//! Failure paths moto cannot produce, on a scripted fake CloudFormation: rollbacks with
+//! root causes, stacks whose creation failed, failed rollbacks, busy stacks, throttling while
+//! waiting, "no changes" change sets.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use lambda_support::{AwsFailure, FailureKind};
+use serde_json::json;
+use stack_deploy::cloud::{
+    ChangeSetInfo, ChangeSetRequest, StackEvent, StackInfo, StackResource, Stacks,
+};
+use stack_deploy::diff::TemplateDiff;
+use stack_deploy::{Approval, DeployError, DeployOutcome, DeployRequest, Engine, Timing, Ui};
+
+/// Answers from a script; records the calls.
+#[derive(Default)]
+struct Fake {
+    /// Successive DescribeStacks answers (the last one repeats).
+    statuses: Mutex<VecDeque<Result<Option<&'static str>, AwsFailure>>>,
+    /// Events returned once by the next `events` call.
+    events: Mutex<Vec<StackEvent>>,
+    change_set_status: Mutex<(&'static str, Option<&'static str>)>,
+    calls: Mutex<Vec<String>>,
+}
+
+impl Fake {
+    fn new(statuses: Vec<Result<Option<&'static str>, AwsFailure>>) -> Fake {
+        let fake = Fake::default();
+        *fake.statuses.lock().unwrap() = statuses.into();
+        *fake.change_set_status.lock().unwrap() = ("CREATE_COMPLETE", None);
+        fake
+    }
+    fn call(&self, name: &str) {
+        self.calls.lock().unwrap().push(name.to_owned());
+    }
+    fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+fn event(id: &str, logical: &str, status: &str, reason: &str) -> StackEvent {
+    StackEvent {
+        id: id.into(),
+        timestamp: 1.0,
+        logical_id: logical.into(),
+        resource_type: "AWS::AutoScaling::AutoScalingGroup".into(),
+        status: status.into(),
+        reason: Some(reason.into()),
+    }
+}
+
+fn throttled() -> AwsFailure {
+    AwsFailure {
+        operation: "DescribeStacks",
+        kind: FailureKind::Throttled,
+        code: Some("Throttling".into()),
+        message: "Rate exceeded".into(),
+    }
+}
+
+impl Stacks for Fake {
+    async fn describe_stack(&self, name: &str) -> Result<Option<StackInfo>, AwsFailure> {
+        self.call("DescribeStacks");
+        let mut q = self.statuses.lock().unwrap();
+        let next = if q.len() > 1 {
+            q.pop_front()
+        } else {
+            q.front().cloned()
+        };
+        let status = next.expect("scripted status")?;
+        Ok(status.map(|s| StackInfo {
+            id: format!("arn:stack/{name}"),
+            name: name.into(),
+            status: s.into(),
+            reason: None,
+            tags: vec![],
+        }))
+    }
+    async fn get_template(&self, _: &str) -> Result<String, AwsFailure> {
+        self.call("GetTemplate");
+        Ok(json!({"Resources": {"G": {"Type": "AWS::AutoScaling::AutoScalingGroup", "Properties": {"MaxSize": "1"}}}}).to_string())
+    }
+    async fn create_stack(&self, _: &ChangeSetRequest) -> Result<String, AwsFailure> {
+        self.call("CreateStack");
+        Ok("arn:stack/s".into())
+    }
+    async fn create_change_set(&self, _: &ChangeSetRequest) -> Result<String, AwsFailure> {
+        self.call("CreateChangeSet");
+        Ok("arn:changeset".into())
+    }
+    async fn describe_change_set(&self, _: &str, _: &str) -> Result<ChangeSetInfo, AwsFailure> {
+        let (status, reason) = *self.change_set_status.lock().unwrap();
+        Ok(ChangeSetInfo {
+            id: "arn:changeset".into(),
+            status: status.into(),
+            execution_status: None,
+            reason: reason.map(Into::into),
+            changes: vec![],
+        })
+    }
+    async fn delete_change_set(&self, _: &str, _: &str) -> Result<(), AwsFailure> {
+        self.call("DeleteChangeSet");
+        Ok(())
+    }
+    async fn execute_change_set(&self, _: &str, _: &str, _: &str) -> Result<(), AwsFailure> {
+        self.call("ExecuteChangeSet");
+        Ok(())
+    }
+    async fn events(
+        &self,
+        _: &str,
+        _: Option<&str>,
+        _: f64,
+    ) -> Result<Vec<StackEvent>, AwsFailure> {
+        Ok(std::mem::take(&mut *self.events.lock().unwrap()))
+    }
+    async fn newest_event_id(&self, _: &str) -> Result<Option<String>, AwsFailure> {
+        Ok(None)
+    }
+    async fn delete_stack(
+        &self,
+        _: &str,
+        _: Option<&str>,
+        _: &[String],
+        _: &str,
+    ) -> Result<(), AwsFailure> {
+        self.call("DeleteStack");
+        Ok(())
+    }
+    async fn continue_update_rollback(
+        &self,
+        _: &str,
+        _: Option<&str>,
+        _: &[String],
+        _: &str,
+    ) -> Result<(), AwsFailure> {
+        self.call("ContinueUpdateRollback");
+        Ok(())
+    }
+    async fn resources(&self, _: &str) -> Result<Vec<StackResource>, AwsFailure> {
+        Ok(vec![])
+    }
+}
+
+/// Records what the engine shows; answers questions with `answer`.
+struct Recorder {
+    answer: Result<bool, String>,
+    lines: Vec<String>,
+}
+
+impl Ui for Recorder {
+    fn say(&mut self, line: &str) {
+        self.lines.push(line.to_owned());
+    }
+    fn show_diff(&mut self, _: &str, _: &TemplateDiff) {}
+    fn begin(&mut self, _: &str, _: usize) {}
+    fn event(&mut self, e: &StackEvent) {
+        self.lines.push(format!("{} {}", e.logical_id, e.status));
+    }
+    fn end(&mut self) {}
+    fn confirm(&mut self, _: &str) -> Result<bool, String> {
+        self.answer.clone()
+    }
+}
+
+fn request(force: bool) -> DeployRequest {
+    DeployRequest {
+        stack_name: "s".into(),
+        template: json!({"Resources": {"G": {"Type": "AWS::AutoScaling::AutoScalingGroup", "Properties": {"MaxSize": "2"}}}}),
+        role_arn: None,
+        tags: vec![],
+        approval: Approval::Never,
+        force,
+    }
+}
+
+fn timing() -> Timing {
+    Timing {
+        poll: Duration::from_millis(1),
+        change_set_timeout: Duration::from_secs(5),
+        max_poll_errors: 3,
+    }
+}
+
+async fn deploy(
+    fake: &Fake,
+    force: bool,
+    answer: Result<bool, String>,
+) -> (Result<DeployOutcome, DeployError>, Vec<String>) {
+    let mut ui = Recorder {
+        answer,
+        lines: vec![],
+    };
+    let out = Engine::new(fake, &mut ui, timing())
+        .deploy(&request(force))
+        .await;
+    (out, ui.lines)
+}
+
+#[tokio::test]
+async fn a_rolled_back_update_names_the_root_cause_not_the_cancellations() {
+    let fake = Fake::new(vec![
+        Ok(Some("UPDATE_COMPLETE")),
+        Ok(Some("UPDATE_IN_PROGRESS")),
+        Ok(Some("UPDATE_ROLLBACK_COMPLETE")),
+    ]);
+    *fake.events.lock().unwrap() = vec![
+        event("3", "Other", "UPDATE_FAILED", "Resource update cancelled"),
+        event(
+            "2",
+            "G",
+            "UPDATE_FAILED",
+            "The requested configuration is currently not supported",
+        ),
+        event("1", "G", "UPDATE_IN_PROGRESS", ""),
+    ];
+    let (out, _) = deploy(&fake, false, Ok(true)).await;
+    let err = out.expect_err("rolled back");
+    let text = err.to_string();
+    assert!(
+        text.contains("failed to update and was rolled back"),
+        "{text}"
+    );
+    assert!(text.contains("G (AWS::AutoScaling::AutoScalingGroup) UPDATE_FAILED: The requested configuration is currently not supported"), "{text}");
+    assert!(!text.contains("cancelled"), "{text}");
+}
+
+#[tokio::test]
+async fn a_stack_whose_creation_failed_is_recreated_only_with_consent() {
+    let fake = Fake::new(vec![Ok(Some("ROLLBACK_COMPLETE"))]);
+    let (out, _) = deploy(&fake, false, Err("no terminal".into())).await;
+    let text = out.expect_err("refused").to_string();
+    assert!(
+        text.contains("failed its first creation (ROLLBACK_COMPLETE)") && text.contains("--force"),
+        "{text}"
+    );
+    assert!(!fake.calls().contains(&"DeleteStack".to_owned()));
+
+    let fake = Fake::new(vec![
+        Ok(Some("ROLLBACK_COMPLETE")),
+        Ok(None),
+        Ok(Some("CREATE_IN_PROGRESS")),
+        Ok(Some("CREATE_COMPLETE")),
+    ]);
+    let (out, _) = deploy(&fake, true, Err("no terminal".into())).await;
+    assert!(matches!(out, Ok(DeployOutcome::Done { .. })), "{out:?}");
+    let calls = fake.calls();
+    let delete = calls
+        .iter()
+        .position(|c| c == "DeleteStack")
+        .expect("deleted");
+    let create = calls
+        .iter()
+        .position(|c| c == "CreateStack")
+        .expect("created");
+    assert!(delete < create, "{calls:?}");
+}
+
+#[tokio::test]
+async fn a_failed_rollback_is_continued_with_force_then_deployed() {
+    let fake = Fake::new(vec![Ok(Some("UPDATE_ROLLBACK_FAILED"))]);
+    *fake.events.lock().unwrap() = vec![
+        event("2", "G", "UPDATE_FAILED", "Instance profile is gone"),
+        StackEvent {
+            resource_type: "AWS::CloudFormation::Stack".into(),
+            ..event("1", "s", "UPDATE_ROLLBACK_IN_PROGRESS", "")
+        },
+    ];
+    let (out, _) = deploy(&fake, false, Ok(false)).await;
+    let text = out.expect_err("refused").to_string();
+    assert!(
+        text.contains("UPDATE_ROLLBACK_FAILED")
+            && text.contains("resources whose rollback failed: G"),
+        "{text}"
+    );
+
+    let fake = Fake::new(vec![
+        Ok(Some("UPDATE_ROLLBACK_FAILED")),
+        Ok(Some("UPDATE_ROLLBACK_COMPLETE")),
+        Ok(Some("UPDATE_IN_PROGRESS")),
+        Ok(Some("UPDATE_COMPLETE")),
+    ]);
+    let (out, _) = deploy(&fake, true, Err("no terminal".into())).await;
+    assert!(matches!(out, Ok(DeployOutcome::Done { .. })), "{out:?}");
+    let calls = fake.calls();
+    assert!(
+        calls.iter().position(|c| c == "ContinueUpdateRollback")
+            < calls.iter().position(|c| c == "ExecuteChangeSet"),
+        "{calls:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_busy_stack_is_left_alone() {
+    let fake = Fake::new(vec![Ok(Some("UPDATE_IN_PROGRESS"))]);
+    let (out, _) = deploy(&fake, true, Ok(true)).await;
+    let text = out.expect_err("busy").to_string();
+    assert!(text.contains("is busy (UPDATE_IN_PROGRESS)"), "{text}");
+    assert_eq!(fake.calls(), vec!["DescribeStacks"]);
+}
+
+#[tokio::test]
+async fn throttling_while_waiting_is_tolerated_up_to_a_limit() {
+    let fake = Fake::new(vec![
+        Ok(Some("UPDATE_COMPLETE")),
+        Err(throttled()),
+        Err(throttled()),
+        Ok(Some("UPDATE_IN_PROGRESS")),
+        Ok(Some("UPDATE_COMPLETE")),
+    ]);
+    let (out, lines) = deploy(&fake, false, Ok(true)).await;
+    assert!(matches!(out, Ok(DeployOutcome::Done { .. })), "{out:?}");
+    assert_eq!(
+        lines.iter().filter(|l| l.contains("was throttled")).count(),
+        2,
+        "{lines:?}"
+    );
+
+    let fake = Fake::new(vec![Ok(Some("UPDATE_COMPLETE")), Err(throttled())]);
+    let (out, _) = deploy(&fake, false, Ok(true)).await;
+    assert!(out.expect_err("gave up").to_string().contains("throttled"));
+}
+
+#[tokio::test]
+async fn an_empty_change_set_is_success_and_is_deleted() {
+    let fake = Fake::new(vec![Ok(Some("UPDATE_COMPLETE"))]);
+    *fake.change_set_status.lock().unwrap() = (
+        "FAILED",
+        Some(
+            "The submitted information didn't contain changes. Submit different information to create a change set.",
+        ),
+    );
+    let (out, _) = deploy(&fake, false, Ok(true)).await;
+    assert!(
+        matches!(out, Ok(DeployOutcome::NoChanges { .. })),
+        "{out:?}"
+    );
+    let calls = fake.calls();
+    assert!(!calls.contains(&"ExecuteChangeSet".to_owned()));
+    assert_eq!(
+        calls.iter().filter(|c| *c == "DeleteChangeSet").count(),
+        2,
+        "leftover cleanup and the empty one: {calls:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_approval_deletes_the_change_set() {
+    let fake = Fake::new(vec![Ok(Some("UPDATE_COMPLETE"))]);
+    let mut ui = Recorder {
+        answer: Ok(false),
+        lines: vec![],
+    };
+    let mut req = request(false);
+    req.approval = Approval::AnyChange;
+    let out = Engine::new(&fake, &mut ui, timing()).deploy(&req).await;
+    assert!(matches!(out, Err(DeployError::Declined)), "{out:?}");
+    let calls = fake.calls();
+    assert!(!calls.contains(&"ExecuteChangeSet".to_owned()));
+    assert_eq!(
+        calls.last().map(String::as_str),
+        Some("DeleteChangeSet"),
+        "{calls:?}"
+    );
+}
