@@ -9,15 +9,8 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The binary with a clean environment (only PATH and HOME), run in `dir`.
-fn cli(dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_agent-aws-stack"));
-    cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", dir)
-        .current_dir(dir);
-    cmd
-}
+mod common;
+use common::cli;
 
 /// `synth --no-lookups` for the account and region of the fixtures.
 fn offline_synth(dir: &Path) -> Command {

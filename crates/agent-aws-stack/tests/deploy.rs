@@ -28,15 +28,13 @@ fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+mod common;
+
 /// The binary with only what it needs from the environment: PATH, HOME and the emulator's
 /// endpoint and dummy credentials.
 fn cli(dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_agent-aws-stack"));
-    cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", dir)
-        .env("NO_COLOR", "1")
-        .current_dir(dir);
+    let mut cmd = common::cli(dir);
+    cmd.env("NO_COLOR", "1");
     for key in [
         "AWS_ENDPOINT_URL",
         "AWS_ACCESS_KEY_ID",
@@ -101,10 +99,7 @@ fn stand_in_lambdas(dir: &Path) -> PathBuf {
         zip.write_all(b"#!/bin/sh\n").expect("zip write");
         let bytes = zip.finish().expect("zip").into_inner();
         std::fs::write(out.join(format!("{}.zip", asset.name())), &bytes).expect("write zip");
-        let sha: String = sha2::Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let sha = stack_template::fingerprint::hex(&sha2::Sha256::digest(&bytes));
         manifest.push(json!({
             "function": asset.name(),
             "zip": format!("{}.zip", asset.name()),

@@ -30,6 +30,16 @@ pub enum ChangeSetKind {
     Update,
 }
 
+impl ChangeSetKind {
+    /// `create` or `update`.
+    pub fn operation(self) -> &'static str {
+        match self {
+            ChangeSetKind::Create => "create",
+            ChangeSetKind::Update => "update",
+        }
+    }
+}
+
 /// Everything `CreateChangeSet` is given.
 #[derive(Debug, Clone)]
 pub struct ChangeSetRequest {

@@ -268,6 +268,15 @@ pub struct StackDiff {
     pub from_change_set: bool,
 }
 
+/// A stack operation that repairs or removes a stack.
+#[derive(Debug, Clone, Copy)]
+enum Operation<'a> {
+    /// `DeleteStack`, keeping these resources.
+    Delete(&'a [String]),
+    /// `ContinueUpdateRollback`.
+    ContinueRollback,
+}
+
 /// Resource types that CloudFormation cannot delete while they hold hosts (macOS): a failed
 /// delete is retried keeping them, and the user is told to release them by hand.
 const HOST_TYPES: &[&str] = &["AWS::ResourceGroups::Group", "AWS::EC2::Host"];
@@ -361,10 +370,7 @@ impl<'a, S: Stacks, U: Ui> Engine<'a, S, U> {
         } else {
             self.ui.say(&format!(
                 "==> Creating change set {DEPLOY_CHANGE_SET} ({}) for stack {name}",
-                match kind {
-                    ChangeSetKind::Create => "create",
-                    ChangeSetKind::Update => "update",
-                }
+                kind.operation()
             ));
             match self.change_set(&change_set_request).await? {
                 Some(cs) => Some(cs),
@@ -424,17 +430,7 @@ impl<'a, S: Stacks, U: Ui> Engine<'a, S, U> {
             }
         };
         let total = diff.resources.len();
-        let (stack, failures) = self
-            .watch(
-                name,
-                match kind {
-                    ChangeSetKind::Create => "create",
-                    ChangeSetKind::Update => "update",
-                },
-                total,
-                before,
-            )
-            .await?;
+        let (stack, failures) = self.watch(name, kind.operation(), total, before).await?;
         let seconds = now() - started;
         match stack.status.as_str() {
             "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "IMPORT_COMPLETE" => Ok(DeployOutcome::Done {
@@ -489,16 +485,13 @@ impl<'a, S: Stacks, U: Ui> Engine<'a, S, U> {
                 self.ui.say(&format!(
                     "==> Deleting stack {name} ({status}) before creating it again"
                 ));
-                let before = self.newest_event(&stack.id).await;
-                self.stacks
-                    .delete_stack(
+                let (after, failures) = self
+                    .start_and_watch(
                         &stack.id,
                         request.role_arn.as_deref(),
-                        &[],
-                        &client_token("del"),
+                        Operation::Delete(&[]),
                     )
                     .await?;
-                let (after, failures) = self.watch(&stack.id, "delete", 0, before).await?;
                 if after.status != "DELETE_COMPLETE" {
                     return Err(DeployError::Failed {
                         stack: name.to_owned(),
@@ -527,16 +520,13 @@ impl<'a, S: Stacks, U: Ui> Engine<'a, S, U> {
                 }
                 self.ui
                     .say(&format!("==> Continuing the failed rollback of {name}"));
-                let before = self.newest_event(&stack.id).await;
-                self.stacks
-                    .continue_update_rollback(
+                let (after, failures) = self
+                    .start_and_watch(
                         &stack.id,
                         request.role_arn.as_deref(),
-                        &[],
-                        &client_token("rb"),
+                        Operation::ContinueRollback,
                     )
                     .await?;
-                let (after, failures) = self.watch(&stack.id, "rollback", 0, before).await?;
                 if after.status != "UPDATE_ROLLBACK_COMPLETE" {
                     return Err(DeployError::Failed {
                         stack: name.to_owned(),
@@ -653,6 +643,31 @@ impl<'a, S: Stacks, U: Ui> Engine<'a, S, U> {
     /// here only means older events may be shown again.
     async fn newest_event(&mut self, stack: &str) -> Option<String> {
         self.stacks.newest_event_id(stack).await.ok().flatten()
+    }
+
+    /// Starts `operation` on the stack and follows it to its end.
+    async fn start_and_watch(
+        &mut self,
+        stack_id: &str,
+        role_arn: Option<&str>,
+        operation: Operation<'_>,
+    ) -> Result<(StackInfo, Vec<StackEvent>), DeployError> {
+        let before = self.newest_event(stack_id).await;
+        let name = match operation {
+            Operation::Delete(retain) => {
+                self.stacks
+                    .delete_stack(stack_id, role_arn, retain, &client_token("del"))
+                    .await?;
+                "delete"
+            }
+            Operation::ContinueRollback => {
+                self.stacks
+                    .continue_update_rollback(stack_id, role_arn, &[], &client_token("rb"))
+                    .await?;
+                "rollback"
+            }
+        };
+        self.watch(stack_id, name, 0, before).await
     }
 
     /// Follows the stack until its status is no longer `*_IN_PROGRESS`; returns it with
@@ -841,18 +856,17 @@ impl<'a, S: Stacks, U: Ui> Engine<'a, S, U> {
         let mut retain = request.retain.clone();
         let mut retained = Vec::new();
         for attempt in 0..2 {
-            let before = self.newest_event(&stack.id).await;
-            if status != "DELETE_IN_PROGRESS" || attempt > 0 {
-                self.stacks
-                    .delete_stack(
-                        &stack.id,
-                        request.role_arn.as_deref(),
-                        &retain,
-                        &client_token("del"),
-                    )
-                    .await?;
-            }
-            let (after, failures) = self.watch(&stack.id, "delete", 0, before).await?;
+            let (after, failures) = if status == "DELETE_IN_PROGRESS" && attempt == 0 {
+                let before = self.newest_event(&stack.id).await;
+                self.watch(&stack.id, "delete", 0, before).await?
+            } else {
+                self.start_and_watch(
+                    &stack.id,
+                    request.role_arn.as_deref(),
+                    Operation::Delete(&retain),
+                )
+                .await?
+            };
             if after.status == "DELETE_COMPLETE" {
                 return Ok(DestroyOutcome::Deleted { retained });
             }

@@ -28,15 +28,15 @@ struct Fake {
 impl Fake {
     fn new(statuses: Vec<Result<Option<&'static str>, AwsFailure>>) -> Fake {
         let fake = Fake::default();
-        *fake.statuses.lock().unwrap() = statuses.into();
-        *fake.change_set_status.lock().unwrap() = ("CREATE_COMPLETE", None);
+        *fake.statuses.lock().expect("fake state") = statuses.into();
+        *fake.change_set_status.lock().expect("fake state") = ("CREATE_COMPLETE", None);
         fake
     }
     fn call(&self, name: &str) {
-        self.calls.lock().unwrap().push(name.to_owned());
+        self.calls.lock().expect("fake state").push(name.to_owned());
     }
     fn calls(&self) -> Vec<String> {
-        self.calls.lock().unwrap().clone()
+        self.calls.lock().expect("fake state").clone()
     }
 }
 
@@ -63,7 +63,7 @@ fn throttled() -> AwsFailure {
 impl Stacks for Fake {
     async fn describe_stack(&self, name: &str) -> Result<Option<StackInfo>, AwsFailure> {
         self.call("DescribeStacks");
-        let mut q = self.statuses.lock().unwrap();
+        let mut q = self.statuses.lock().expect("fake state");
         let next = if q.len() > 1 {
             q.pop_front()
         } else {
@@ -91,7 +91,7 @@ impl Stacks for Fake {
         Ok("arn:changeset".into())
     }
     async fn describe_change_set(&self, _: &str, _: &str) -> Result<ChangeSetInfo, AwsFailure> {
-        let (status, reason) = *self.change_set_status.lock().unwrap();
+        let (status, reason) = *self.change_set_status.lock().expect("fake state");
         Ok(ChangeSetInfo {
             id: "arn:changeset".into(),
             status: status.into(),
@@ -114,7 +114,9 @@ impl Stacks for Fake {
         _: Option<&str>,
         _: f64,
     ) -> Result<Vec<StackEvent>, AwsFailure> {
-        Ok(std::mem::take(&mut *self.events.lock().unwrap()))
+        Ok(std::mem::take(
+            &mut *self.events.lock().expect("fake state"),
+        ))
     }
     async fn newest_event_id(&self, _: &str) -> Result<Option<String>, AwsFailure> {
         Ok(None)
@@ -206,7 +208,7 @@ async fn a_rolled_back_update_names_the_root_cause_not_the_cancellations() {
         Ok(Some("UPDATE_IN_PROGRESS")),
         Ok(Some("UPDATE_ROLLBACK_COMPLETE")),
     ]);
-    *fake.events.lock().unwrap() = vec![
+    *fake.events.lock().expect("fake state") = vec![
         event("3", "Other", "UPDATE_FAILED", "Resource update cancelled"),
         event(
             "2",
@@ -261,7 +263,7 @@ async fn a_stack_whose_creation_failed_is_recreated_only_with_consent() {
 #[tokio::test]
 async fn a_failed_rollback_is_continued_with_force_then_deployed() {
     let fake = Fake::new(vec![Ok(Some("UPDATE_ROLLBACK_FAILED"))]);
-    *fake.events.lock().unwrap() = vec![
+    *fake.events.lock().expect("fake state") = vec![
         event("2", "G", "UPDATE_FAILED", "Instance profile is gone"),
         StackEvent {
             resource_type: "AWS::CloudFormation::Stack".into(),
@@ -326,7 +328,7 @@ async fn throttling_while_waiting_is_tolerated_up_to_a_limit() {
 #[tokio::test]
 async fn an_empty_change_set_is_success_and_is_deleted() {
     let fake = Fake::new(vec![Ok(Some("UPDATE_COMPLETE"))]);
-    *fake.change_set_status.lock().unwrap() = (
+    *fake.change_set_status.lock().expect("fake state") = (
         "FAILED",
         Some(
             "The submitted information didn't contain changes. Submit different information to create a change set.",

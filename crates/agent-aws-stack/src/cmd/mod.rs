@@ -9,7 +9,7 @@ pub mod ui;
 
 use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use stack_config::{RawConfig, StackConfig, Validated};
 
 /// Reads the raw configuration from `--config` or `SEMAPHORE_AGENT_STACK_CONFIG` and the
@@ -25,6 +25,14 @@ pub fn load_raw(config_flag: Option<&Path>) -> Result<RawConfig> {
         None => eprintln!("==> No config file specified. Using environment variables"),
     }
     Ok(raw)
+}
+
+/// The single-threaded async runtime every command runs its AWS calls on.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")
 }
 
 /// Validates the configuration and prints its warnings to stderr.

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::Args;
 use scaler_core::{Action, Mode, Settings, TickReport};
 
@@ -29,10 +29,7 @@ pub fn run(args: ScaleOnceArgs) -> Result<()> {
     } else {
         Mode::Apply
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = super::runtime()?;
     let (settings, report) = runtime.block_on(async {
         let scaler = scaler_core::aws_scaler(settings).await;
         let report = scaler.tick(mode).await;

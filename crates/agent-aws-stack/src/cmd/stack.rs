@@ -15,7 +15,7 @@ use stack_deploy::{
 use stack_template::assets::LambdaAsset;
 use stack_template::fingerprint::hex;
 
-use super::synth::{SynthSource, synthesize};
+use super::synth::{SynthSource, Synthesis, synthesize};
 use super::ui::TermUi;
 
 /// `--require-approval` values (CDK's names).
@@ -112,11 +112,14 @@ pub struct BootstrapArgs {
     cloudformation_execution_policies: Vec<String>,
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("failed to start the async runtime")
+/// The synthesized stack and the clients for its account and region.
+async fn synthesized(
+    config: &StackConfig,
+    source: &SynthSource,
+) -> Result<(Synthesis, AwsStacks, AwsStorage)> {
+    let synthesis = synthesize(config, source).await?;
+    let sdk = synthesis.aws_config().await;
+    Ok((synthesis, AwsStacks::new(&sdk), AwsStorage::new(&sdk)))
 }
 
 fn stack_tags(config: &StackConfig) -> Vec<(String, String)> {
@@ -156,11 +159,8 @@ async fn require_bootstrap(
 pub fn deploy(config_flag: Option<&Path>, args: DeployArgs) -> Result<()> {
     let raw = super::load_raw(config_flag)?;
     let config = super::validate(&raw)?;
-    runtime()?.block_on(async {
-        let synthesis = synthesize(&config, &args.source).await?;
-        let sdk = stack_lookups::aws_config(Some(synthesis.region.clone())).await;
-        let stacks = AwsStacks::new(&sdk);
-        let storage = AwsStorage::new(&sdk);
+    super::runtime()?.block_on(async {
+        let (synthesis, stacks, storage) = synthesized(&config, &args.source).await?;
         let boot =
             require_bootstrap(&stacks, &storage, &synthesis.account, &synthesis.region).await?;
         publish_lambdas(&storage, &boot.bucket, &args.lambdas).await?;
@@ -286,11 +286,8 @@ fn local_zips(dir: &Path, keys: &[String]) -> Result<Vec<(String, PathBuf, Vec<u
 pub fn diff(config_flag: Option<&Path>, args: DiffArgs) -> Result<bool> {
     let raw = super::load_raw(config_flag)?;
     let config = super::validate(&raw)?;
-    runtime()?.block_on(async {
-        let synthesis = synthesize(&config, &args.source).await?;
-        let sdk = stack_lookups::aws_config(Some(synthesis.region.clone())).await;
-        let stacks = AwsStacks::new(&sdk);
-        let storage = AwsStorage::new(&sdk);
+    super::runtime()?.block_on(async {
+        let (synthesis, stacks, storage) = synthesized(&config, &args.source).await?;
         // The change set needs the bootstrap's role; without a bootstrap, templates only.
         let role = bootstrap::find(&stacks, &storage, &synthesis.account, &synthesis.region)
             .await
@@ -337,7 +334,7 @@ pub fn diff(config_flag: Option<&Path>, args: DiffArgs) -> Result<bool> {
 pub fn destroy(config_flag: Option<&Path>, args: DestroyArgs) -> Result<()> {
     let raw = super::load_raw(config_flag)?;
     let config = super::validate(&raw)?;
-    runtime()?.block_on(async {
+    super::runtime()?.block_on(async {
         let sdk = stack_lookups::aws_config(args.region.clone()).await;
         let Some(region) = sdk.region().map(ToString::to_string) else {
             bail!("the AWS region is unknown: pass --region, or set AWS_REGION or a region in your AWS profile");
@@ -419,7 +416,7 @@ pub fn bootstrap(args: BootstrapArgs) -> Result<()> {
             );
         }
     }
-    runtime()?.block_on(async {
+    super::runtime()?.block_on(async {
         let sdk = stack_lookups::aws_config(target.as_ref().map(|(_, r)| r.clone())).await;
         let Some(region) = sdk.region().map(ToString::to_string) else {
             bail!("the AWS region is unknown: write aws://ACCOUNT/REGION, or set AWS_REGION or a region in your AWS profile");

@@ -63,16 +63,26 @@ pub struct Synthesis {
     pub account: String,
     /// The region.
     pub region: String,
+    /// The AWS configuration, when synthesis had to load it.
+    pub aws: Option<aws_config::SdkConfig>,
+}
+
+impl Synthesis {
+    /// The AWS configuration for the stack's region: the one synthesis loaded, else loaded
+    /// now (once).
+    pub async fn aws_config(&self) -> aws_config::SdkConfig {
+        match &self.aws {
+            Some(sdk) => sdk.clone(),
+            None => stack_lookups::aws_config(Some(self.region.clone())).await,
+        }
+    }
 }
 
 /// Runs `synth`.
 pub fn run(config_flag: Option<&Path>, args: SynthArgs) -> Result<()> {
     let raw = super::load_raw(config_flag)?;
     let config = super::validate(&raw)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("failed to start the async runtime")?;
+    let runtime = super::runtime()?;
     let synthesis = runtime.block_on(synthesize(&config, &args.source))?;
     write_output(
         args.output.as_deref(),
@@ -126,7 +136,7 @@ pub async fn synthesize(config: &StackConfig, args: &SynthSource) -> Result<Synt
         if args.no_lookups {
             return Err(stack_lookups::missing_error(&cache, &missing).into());
         }
-        let sdk = match aws {
+        let sdk = match aws.take() {
             Some(sdk) => sdk,
             None => stack_lookups::aws_config(Some(region.clone())).await,
         };
@@ -138,6 +148,7 @@ pub async fn synthesize(config: &StackConfig, args: &SynthSource) -> Result<Synt
         );
         stack_lookups::fill(&ec2, &account, &mut cache, missing).await?;
         cache.save()?;
+        aws = Some(sdk);
     }
     let lookups = stack_lookups::from_cache(config, &account, &region, &cache)?;
     let ssh_keys = github_ssh_keys(args).await?;
@@ -159,6 +170,7 @@ pub async fn synthesize(config: &StackConfig, args: &SynthSource) -> Result<Synt
         template: synthesized.template,
         account,
         region,
+        aws,
     })
 }
 
