@@ -14,7 +14,8 @@ fi
 
 port=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 log=$(mktemp)
-"$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+# moto with CloudFormation's rule for Metadata/DependsOn-only changes (see the script).
+"$VENV/bin/python" scripts/moto_server.py -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
 moto_pid=$!
 trap 'kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true; rm -f "$log"' EXIT
 for _ in $(seq 1 50); do

@@ -9,7 +9,7 @@
 //! Everything runs in one test, in order: the bootstrap (ours, then the original's CDK one)
 //! is per account and region, and moto has one of each.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -556,14 +556,13 @@ fn bootstrap_deploy_update_diff_destroy_and_upgrade_from_the_original() {
         started.elapsed().as_secs_f64()
     );
 
-    upgrade_from_the_original(&rt, &sdk, &client, &s3, &ssm, dir.path(), &lambdas, &run);
+    upgrade_from_the_original(&rt, &client, &s3, &ssm, dir.path(), &lambdas, &run);
 }
 
 /// A stack created from the original's template is updated in place by ours.
 #[allow(clippy::too_many_arguments)]
 fn upgrade_from_the_original(
     rt: &tokio::runtime::Runtime,
-    _sdk: &aws_config::SdkConfig,
     client: &cfn::Client,
     s3: &aws_sdk_s3::Client,
     ssm: &aws_sdk_ssm::Client,
@@ -668,15 +667,76 @@ fn upgrade_from_the_original(
         "a replacement is predicted:\n{shown}"
     );
 
-    // Executing that update on moto 5.2.5 fails inside moto ("Fn::GetAtt references
-    // undefined resource launchTemplateProfileB2BF4FB7": its update path does not re-parse
-    // unchanged resources that modified ones refer to), so the physical-id comparison of a
-    // real upgrade cannot run here yet; `before` is kept for it.
+    // Deploy ours over it. (scripts/moto_server.py gives moto CloudFormation's rule that a
+    // change to nothing but a resource's DependsOn or Metadata leaves the resource alone.)
+    let l = lambdas.display().to_string();
+    let mut args = vec!["deploy", "--require-approval", "never", "--lambdas", &l];
+    args.extend(flags.iter().map(String::as_str));
+    let out = run(&args, &[], &[]);
+    assert!(out.status.success(), "{}", text(&out));
     assert!(
-        before.contains_key("autoScalingGroup") && before.contains_key("launchTemplateDEE5742D"),
-        "{before:?}"
+        stdout(&out).contains("✅ test-stack: updated in "),
+        "{}",
+        text(&out)
     );
-    let _ = lambdas;
+    let after = rt.block_on(physical_ids(client, stack));
+
+    // Every resource both templates have keeps its physical resource: nothing was replaced.
+    let ours: Value = {
+        let out = run(&["synth"], &flags, &[]);
+        assert!(out.status.success(), "{}", text(&out));
+        serde_json::from_slice(&out.stdout).expect("our template")
+    };
+    let original_ids: BTreeSet<&String> = original["Resources"]
+        .as_object()
+        .expect("resources")
+        .keys()
+        .collect();
+    let our_ids: BTreeSet<&String> = ours["Resources"]
+        .as_object()
+        .expect("resources")
+        .keys()
+        .collect();
+    for id in [
+        "autoScalingGroup",
+        "launchTemplateDEE5742D",
+        "launchTemplateProfileB2BF4FB7",
+        "SemaphoreAgentConfigParameterF91637D0",
+        "sshKeysUpdaterParameter4EB9ACDD",
+        "instanceProfileRole47059124",
+        "scalerLambdaRole1D61EB11",
+        "sshKeysUpdaterRole765585CA",
+        "azRebalanceSuspenderRoleFD1D9251",
+        "securityGroup32C48086",
+    ] {
+        assert!(our_ids.contains(&id.to_owned()), "{id} is in our template");
+        assert!(
+            before.get(id).is_some_and(|physical| !physical.is_empty()),
+            "{id} was created by the original: {before:?}"
+        );
+        assert_eq!(before.get(id), after.get(id), "{id} was replaced");
+    }
+    // The same for every other resource moto lists with a physical id.
+    let replaced: Vec<&String> = original_ids
+        .intersection(&our_ids)
+        .copied()
+        .filter(|id| before.contains_key(*id) && before.get(*id) != after.get(*id))
+        .collect();
+    assert!(
+        replaced.is_empty(),
+        "replaced: {replaced:?}\n{before:?}\n{after:?}"
+    );
+    // What only the original had is gone; what only we have was created.
+    for id in original_ids.difference(&our_ids) {
+        assert!(!after.contains_key(*id), "{id} is left over: {after:?}");
+    }
+    for id in our_ids.difference(&original_ids) {
+        assert!(after.contains_key(*id), "{id} was not created: {after:?}");
+    }
+    assert_eq!(
+        rt.block_on(stack_status(client, stack)).as_deref(),
+        Some("UPDATE_COMPLETE")
+    );
 
     let out = run(
         &[

@@ -70,7 +70,7 @@ pub enum TickError {
         failure: AwsFailure,
     },
     /// Semaphore's metrics could not be read.
-    #[error("{0}")]
+    #[error(transparent)]
     Semaphore(#[from] SemaphoreError),
     /// No group matches.
     #[error("no {0} found: check SEMAPHORE_AGENT_ASG_NAME / SEMAPHORE_AGENT_STACK_NAME")]

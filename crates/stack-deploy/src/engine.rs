@@ -141,7 +141,7 @@ fn list_failures(failures: &[FailedResource]) -> String {
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {
     /// An AWS call failed.
-    #[error("{0}")]
+    #[error(transparent)]
     Aws(#[from] AwsFailure),
     /// Another operation is running on the stack.
     #[error(

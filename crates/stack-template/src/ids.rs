@@ -69,6 +69,74 @@ pub const SCALER_PERMISSION: &str =
 /// `Name` tag).
 pub const CONSTRUCT_ROOT: &str = "AwsSemaphoreAgentStack";
 
+/// Each resource's CDK construct path below [`CONSTRUCT_ROOT`], which the original wrote into
+/// the resource's `aws:cdk:path` metadata and from which CDK derived the logical ID. Our new
+/// resources use one-component paths equal to their IDs (CDK's rule for such paths), so the
+/// CloudFormation console groups every resource as it did for the original's stack and an
+/// upgrade from it changes no resource's metadata.
+const CONSTRUCT_PATHS: &[(&str, &str)] = &[
+    (SSH_KEYS_PARAMETER, "sshKeysUpdater/Parameter/Resource"),
+    (
+        SSH_KEYS_UPDATER_POLICY,
+        "sshKeysUpdater/RolePolicy/Resource",
+    ),
+    (SSH_KEYS_UPDATER_ROLE, "sshKeysUpdater/Role/Resource"),
+    (SSH_KEYS_UPDATER_FUNCTION, "sshKeysUpdater/Lambda/Resource"),
+    (SSH_KEYS_UPDATER_RULE, "sshKeysUpdater/EventRule/Resource"),
+    (
+        SSH_KEYS_UPDATER_PERMISSION,
+        "sshKeysUpdater/EventRule/AllowEventRuleAwsSemaphoreAgentStacksshKeysUpdaterLambda0266771E",
+    ),
+    (CONFIG_PARAMETER, "SemaphoreAgentConfigParameter/Resource"),
+    (INSTANCE_POLICY, "instanceProfilePolicy/Resource"),
+    (INSTANCE_ROLE, "instanceProfileRole/Resource"),
+    (SECURITY_GROUP, "securityGroup/Resource"),
+    (INSTANCE_PROFILE, "launchTemplate/Profile"),
+    (LAUNCH_TEMPLATE, "launchTemplate/Resource"),
+    (HOST_RESOURCE_GROUP, "hostResourceGroup"),
+    (AUTO_SCALING_GROUP, "autoScalingGroup"),
+    (
+        AZ_REBALANCE_SUSPENDER_POLICY,
+        "azRebalanceSuspenderPolicy/Resource",
+    ),
+    (
+        AZ_REBALANCE_SUSPENDER_ROLE,
+        "azRebalanceSuspenderRole/Resource",
+    ),
+    (
+        AZ_REBALANCE_SUSPENDER_FUNCTION,
+        "azRebalanceSuspenderProvider/framework-onEvent/Resource",
+    ),
+    (AZ_REBALANCE_SUSPENDER, "azRebalanceSuspender/Default"),
+    (SCALER_POLICY, "scalerLambdaPolicy/Resource"),
+    (SCALER_ROLE, "scalerLambdaRole/Resource"),
+    (SCALER_SECURITY_GROUP, "scalerLambda/SecurityGroup/Resource"),
+    (SCALER_FUNCTION, "scalerLambda/Resource"),
+    (
+        SCALER_EVENT_INVOKE_CONFIG,
+        "scalerLambda/EventInvokeConfig/Resource",
+    ),
+    (SCALER_RULE, "scalerRule/Resource"),
+    (
+        SCALER_PERMISSION,
+        "scalerRule/AllowEventRuleAwsSemaphoreAgentStackscalerLambdaEE224170",
+    ),
+    (SSH_KEYS_UPDATER_LOG_GROUP, "sshKeysUpdaterLogGroup"),
+    (
+        AZ_REBALANCE_SUSPENDER_LOG_GROUP,
+        "azRebalanceSuspenderLogGroup",
+    ),
+    (SCALER_LOG_GROUP, "scalerLambdaLogGroup"),
+];
+
+/// The construct path of a resource (`None` for an ID this stack never creates).
+pub fn construct_path(id: &str) -> Option<&'static str> {
+    CONSTRUCT_PATHS
+        .iter()
+        .find(|(known, _)| *known == id)
+        .map(|(_, path)| *path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,56 +174,9 @@ mod tests {
 
     #[test]
     fn ids_are_the_ones_cdk_derived_from_construct_paths() {
-        let cases = [
-            (SSH_KEYS_PARAMETER, "sshKeysUpdater/Parameter/Resource"),
-            (
-                SSH_KEYS_UPDATER_POLICY,
-                "sshKeysUpdater/RolePolicy/Resource",
-            ),
-            (SSH_KEYS_UPDATER_ROLE, "sshKeysUpdater/Role/Resource"),
-            (SSH_KEYS_UPDATER_FUNCTION, "sshKeysUpdater/Lambda/Resource"),
-            (SSH_KEYS_UPDATER_RULE, "sshKeysUpdater/EventRule/Resource"),
-            (
-                SSH_KEYS_UPDATER_PERMISSION,
-                "sshKeysUpdater/EventRule/AllowEventRuleAwsSemaphoreAgentStacksshKeysUpdaterLambda0266771E",
-            ),
-            (CONFIG_PARAMETER, "SemaphoreAgentConfigParameter/Resource"),
-            (INSTANCE_POLICY, "instanceProfilePolicy/Resource"),
-            (INSTANCE_ROLE, "instanceProfileRole/Resource"),
-            (SECURITY_GROUP, "securityGroup/Resource"),
-            (INSTANCE_PROFILE, "launchTemplate/Profile"),
-            (LAUNCH_TEMPLATE, "launchTemplate/Resource"),
-            (HOST_RESOURCE_GROUP, "hostResourceGroup"),
-            (AUTO_SCALING_GROUP, "autoScalingGroup"),
-            (
-                AZ_REBALANCE_SUSPENDER_POLICY,
-                "azRebalanceSuspenderPolicy/Resource",
-            ),
-            (
-                AZ_REBALANCE_SUSPENDER_ROLE,
-                "azRebalanceSuspenderRole/Resource",
-            ),
-            (
-                AZ_REBALANCE_SUSPENDER_FUNCTION,
-                "azRebalanceSuspenderProvider/framework-onEvent/Resource",
-            ),
-            (AZ_REBALANCE_SUSPENDER, "azRebalanceSuspender/Default"),
-            (SCALER_POLICY, "scalerLambdaPolicy/Resource"),
-            (SCALER_ROLE, "scalerLambdaRole/Resource"),
-            (SCALER_SECURITY_GROUP, "scalerLambda/SecurityGroup/Resource"),
-            (SCALER_FUNCTION, "scalerLambda/Resource"),
-            (
-                SCALER_EVENT_INVOKE_CONFIG,
-                "scalerLambda/EventInvokeConfig/Resource",
-            ),
-            (SCALER_RULE, "scalerRule/Resource"),
-            (
-                SCALER_PERMISSION,
-                "scalerRule/AllowEventRuleAwsSemaphoreAgentStackscalerLambdaEE224170",
-            ),
-        ];
+        let cases = CONSTRUCT_PATHS;
         for (id, path) in cases {
-            assert_eq!(cdk_logical_id(path), id, "path {path}");
+            assert_eq!(cdk_logical_id(path), *id, "path {path}");
         }
         // The unique ids embedded in the permission IDs and the scaler SG description.
         assert_eq!(

@@ -4,6 +4,8 @@
 use indexmap::IndexMap;
 use serde_json::{Map, Value, json};
 
+use crate::ids::{CONSTRUCT_ROOT, construct_path};
+
 /// A CloudFormation template.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Template {
@@ -77,7 +79,16 @@ impl Template {
         let resources: Map<String, Value> = self
             .resources
             .iter()
-            .map(|(id, r)| (id.clone(), r.to_json()))
+            .map(|(id, r)| {
+                let mut json = r.to_json();
+                if let (Some(path), Value::Object(fields)) = (construct_path(id), &mut json) {
+                    fields.insert(
+                        "Metadata".into(),
+                        json!({ "aws:cdk:path": format!("{CONSTRUCT_ROOT}/{path}") }),
+                    );
+                }
+                (id.clone(), json)
+            })
             .collect();
         json!({
             "Description": self.description,

@@ -179,7 +179,7 @@ fn arns_follow_the_regions_partition() {
 }
 
 #[test]
-fn references_resolve_and_depends_on_is_never_redundant() {
+fn references_resolve_depends_on_is_never_redundant_and_every_resource_has_its_path() {
     for extra in [
         vec![],
         vec![
@@ -200,6 +200,14 @@ fn references_resolve_and_depends_on_is_never_redundant() {
         let t = template(&extra);
         let resources = t["Resources"].as_object().expect("resources");
         for (id, resource) in resources {
+            let path = resource["Metadata"]["aws:cdk:path"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{id} has no construct path ({extra:?})"));
+            assert_eq!(
+                path.strip_prefix("AwsSemaphoreAgentStack/"),
+                ids::construct_path(id),
+                "{id}"
+            );
             let refs = references(&resource["Properties"]);
             for target in &refs {
                 assert!(

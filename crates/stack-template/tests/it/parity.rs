@@ -15,7 +15,8 @@
 //!    are compared without implied entries; two real dependencies are added (the launch
 //!    template on the instance policy, the suspender on its policy).
 //! 4. The launch template requires IMDSv2 (`MetadataOptions`); the custom resource sets
-//!    `ServiceTimeout`; the scaler gets the group's name in `SEMAPHORE_AGENT_ASG_NAME`. Resource `Metadata` (CDK construct paths) is not emitted.
+//!    `ServiceTimeout`; the scaler gets the group's name in `SEMAPHORE_AGENT_ASG_NAME`.
+//!    Resource `Metadata` carries the construct path only, not CDK's asset paths.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -33,7 +34,7 @@ const RUNTIME_KEYS: &[&str] = &[
     "Runtime",
 ];
 
-/// Normalizes one side: keeps `keep` resources, drops Metadata, makes DependsOn a sorted set
+/// Normalizes one side: keeps `keep` resources and only the construct path of Metadata, makes DependsOn a sorted set
 /// of non-implied dependencies on kept resources.
 fn normalize(template: &Value, keep: impl Fn(&str, &Value) -> bool) -> Map<String, Value> {
     let resources = template["Resources"].as_object().expect("resources");
@@ -46,7 +47,11 @@ fn normalize(template: &Value, keep: impl Fn(&str, &Value) -> bool) -> Map<Strin
     kept.into_iter()
         .map(|(id, mut r)| {
             let obj = r.as_object_mut().expect("resource object");
-            obj.remove("Metadata");
+            // CDK's asset metadata points into its cloud assembly, which we do not have; the
+            // construct path is kept and must match.
+            if let Some(Value::Object(meta)) = obj.get_mut("Metadata") {
+                meta.retain(|key, _| key == "aws:cdk:path");
+            }
             let implied = references(obj.get("Properties").unwrap_or(&Value::Null));
             let deps: BTreeSet<String> = obj
                 .remove("DependsOn")
