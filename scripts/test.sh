@@ -46,5 +46,12 @@ cargo run -q -p agent-aws-stack -- synth --config examples/linux/config.json \
   --context examples/linux/cdk.context.json --github-keys examples/linux/gh_ssh_keys.json \
   --account 123456789012 --region us-east-1 --no-lookups > "$example"
 "$VENV/bin/cfn-lint" --ignore-checks W3010 -- tests/fixtures/synth/*/template.json "$example"
-rm -f "$example"
+echo "==> cfn-lint on the bootstrap template, with and without an execution role"
+bootstrap_with=$(mktemp --suffix=.json)
+bootstrap_without=$(mktemp --suffix=.json)
+cargo run -q -p agent-aws-stack -- bootstrap aws://123456789012/us-east-1 --show-template \
+  --cloudformation-execution-policies arn:aws:iam::aws:policy/AdministratorAccess > "$bootstrap_with"
+cargo run -q -p agent-aws-stack -- bootstrap aws://123456789012/eu-west-1 --show-template > "$bootstrap_without"
+"$VENV/bin/cfn-lint" -- "$bootstrap_with" "$bootstrap_without"
+rm -f "$example" "$bootstrap_with" "$bootstrap_without"
 echo "==> all tests passed"

@@ -499,6 +499,39 @@ fn bootstrap_deploy_update_diff_destroy_and_upgrade_from_the_original() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(rt.block_on(group_max_sizes(&sdk)), vec![5]);
 
+    // Two agents run, one protected from scale-in (which would make the delete hang).
+    let group = rt.block_on(physical_ids(&client, stack))["autoScalingGroup"].clone();
+    rt.block_on(async {
+        let autoscaling = aws_sdk_autoscaling::Client::new(&sdk);
+        autoscaling
+            .set_desired_capacity()
+            .auto_scaling_group_name(&group)
+            .desired_capacity(2)
+            .send()
+            .await
+            .expect("SetDesiredCapacity");
+        let instances = autoscaling
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(&group)
+            .send()
+            .await
+            .expect("DescribeAutoScalingGroups")
+            .auto_scaling_groups()[0]
+            .instances()
+            .iter()
+            .filter_map(|i| i.instance_id().map(str::to_owned))
+            .collect::<Vec<_>>();
+        assert_eq!(instances.len(), 2, "{instances:?}");
+        autoscaling
+            .set_instance_protection()
+            .auto_scaling_group_name(&group)
+            .instance_ids(&instances[0])
+            .protected_from_scale_in(true)
+            .send()
+            .await
+            .expect("SetInstanceProtection");
+    });
+
     // Destroy: asks (and refuses without a terminal), then deletes with --force.
     let out = run(
         &[
@@ -511,6 +544,11 @@ fn bootstrap_deploy_update_diff_destroy_and_upgrade_from_the_original() {
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("--force"), "{}", text(&out));
+    assert!(
+        text(&out).contains("2 agent instance(s) still running"),
+        "{}",
+        text(&out)
+    );
     assert_eq!(
         rt.block_on(stack_status(&client, stack)).as_deref(),
         Some("UPDATE_COMPLETE")
@@ -530,6 +568,13 @@ fn bootstrap_deploy_update_diff_destroy_and_upgrade_from_the_original() {
     assert!(out.status.success(), "{}", text(&out));
     assert!(
         stdout(&out).contains("✅ ci-agents: deleted"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains(&format!(
+            "Removing scale-in protection from 1 instance(s) of {group}"
+        )),
         "{}",
         text(&out)
     );

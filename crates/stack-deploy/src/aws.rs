@@ -5,8 +5,8 @@ use aws_sdk_cloudformation::types::{Capability, ChangeSetType, Tag};
 use lambda_support::AwsFailure;
 
 use crate::cloud::{
-    ChangeSetInfo, ChangeSetKind, ChangeSetRequest, ResourceChange, StackEvent, StackInfo,
-    StackResource, Stacks, Storage,
+    ChangeSetInfo, ChangeSetKind, ChangeSetRequest, Fleet, GroupInstance, ResourceChange,
+    StackEvent, StackInfo, StackResource, Stacks, Storage,
 };
 
 /// CloudFormation through the SDK.
@@ -409,5 +409,59 @@ impl Storage for AwsStorage {
                 }
             }
         }
+    }
+}
+
+/// Auto Scaling through the SDK.
+#[derive(Debug, Clone)]
+pub struct AwsFleet {
+    client: aws_sdk_autoscaling::Client,
+}
+
+impl AwsFleet {
+    /// Uses the given SDK configuration (profile, region, endpoint).
+    pub fn new(config: &aws_config::SdkConfig) -> AwsFleet {
+        AwsFleet {
+            client: aws_sdk_autoscaling::Client::new(config),
+        }
+    }
+}
+
+/// `SetInstanceProtection` takes at most 50 instances per call.
+const PROTECTION_BATCH: usize = 50;
+
+impl Fleet for AwsFleet {
+    async fn instances(&self, group: &str) -> Result<Vec<GroupInstance>, AwsFailure> {
+        let out = self
+            .client
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(group)
+            .send()
+            .await
+            .map_err(|e| AwsFailure::new("DescribeAutoScalingGroups", &e))?;
+        Ok(out
+            .auto_scaling_groups()
+            .iter()
+            .flat_map(|g| g.instances())
+            .map(|i| GroupInstance {
+                id: text(i.instance_id()),
+                lifecycle_state: text(i.lifecycle_state().map(|s| s.as_str())),
+                protected: i.protected_from_scale_in().unwrap_or(false),
+            })
+            .collect())
+    }
+
+    async fn unprotect(&self, group: &str, ids: &[String]) -> Result<(), AwsFailure> {
+        for batch in ids.chunks(PROTECTION_BATCH) {
+            self.client
+                .set_instance_protection()
+                .auto_scaling_group_name(group)
+                .set_instance_ids(Some(batch.to_vec()))
+                .protected_from_scale_in(false)
+                .send()
+                .await
+                .map_err(|e| AwsFailure::new("SetInstanceProtection", &e))?;
+        }
+        Ok(())
     }
 }

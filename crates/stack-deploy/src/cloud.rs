@@ -239,3 +239,30 @@ pub trait Storage {
         name: &str,
     ) -> impl Future<Output = Result<Option<String>, AwsFailure>> + Send;
 }
+
+/// An instance of the stack's Auto Scaling group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupInstance {
+    /// EC2 instance id.
+    pub id: String,
+    /// `InService`, `Pending`, `Terminating`, …
+    pub lifecycle_state: String,
+    /// Protected from scale-in: the group cannot remove it, so a stack delete would hang.
+    pub protected: bool,
+}
+
+/// The Auto Scaling calls `destroy` makes before deleting the stack.
+pub trait Fleet {
+    /// The instances of the group named `group` (none when the group is gone).
+    fn instances(
+        &self,
+        group: &str,
+    ) -> impl Future<Output = Result<Vec<GroupInstance>, AwsFailure>> + Send;
+
+    /// Removes scale-in protection from `ids` in `group`.
+    fn unprotect(
+        &self,
+        group: &str,
+        ids: &[String],
+    ) -> impl Future<Output = Result<(), AwsFailure>> + Send;
+}

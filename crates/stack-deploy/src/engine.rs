@@ -9,7 +9,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use lambda_support::{AwsFailure, FailureKind};
 use serde_json::Value;
 
-use crate::cloud::{ChangeSetInfo, ChangeSetKind, ChangeSetRequest, StackEvent, StackInfo, Stacks};
+use crate::cloud::{
+    ChangeSetInfo, ChangeSetKind, ChangeSetRequest, Fleet, StackEvent, StackInfo, Stacks,
+};
 use crate::diff::{self, Change, Counts, Detail, ResourceDiff, TemplateDiff};
 use crate::replacement::Replacement;
 
@@ -819,10 +821,26 @@ impl<'a, S: Stacks, U: Ui> Engine<'a, S, U> {
         })
     }
 
+    /// The physical names of the stack's Auto Scaling groups that still exist.
+    async fn agent_groups(&self, stack_id: &str) -> Result<Vec<String>, DeployError> {
+        Ok(self
+            .stacks
+            .resources(stack_id)
+            .await?
+            .into_iter()
+            .filter(|r| {
+                r.resource_type == "AWS::AutoScaling::AutoScalingGroup"
+                    && r.status != "DELETE_COMPLETE"
+            })
+            .filter_map(|r| r.physical_id.filter(|id| !id.is_empty()))
+            .collect())
+    }
+
     /// Deletes the stack and waits.
     pub async fn destroy(
         &mut self,
         request: &DestroyRequest,
+        fleet: &impl Fleet,
     ) -> Result<DestroyOutcome, DeployError> {
         let name = request.stack_name.as_str();
         let Some(stack) = self.stacks.describe_stack(name).await? else {
@@ -838,9 +856,32 @@ impl<'a, S: Stacks, U: Ui> Engine<'a, S, U> {
                 status: status.to_owned(),
             });
         }
+        // Pre-flight: the agents still running, and the protected ones that would make the
+        // group's deletion hang until CloudFormation gives up.
+        let mut groups = Vec::new();
+        if status != "DELETE_IN_PROGRESS" {
+            for group in self.agent_groups(&stack.id).await? {
+                let instances = fleet.instances(&group).await?;
+                groups.push((group, instances));
+            }
+        }
+        let running: usize = groups
+            .iter()
+            .flat_map(|(_, instances)| instances)
+            .filter(|i| !i.lifecycle_state.starts_with("Terminat"))
+            .count();
+        let warning = if running > 0 {
+            let line = format!(
+                "==> {running} agent instance(s) still running: deleting the stack terminates them and stops the jobs they run"
+            );
+            self.ui.say(&line);
+            format!(" ({running} agent instance(s) running: their jobs stop)")
+        } else {
+            String::new()
+        };
         if !request.force {
             match self.ui.confirm(&format!(
-                "Delete stack {name} and every resource in it (agents and their running jobs stop)?"
+                "Delete stack {name} and every resource in it{warning}?"
             )) {
                 Ok(true) => {}
                 Ok(false) => return Err(DeployError::Declined),
@@ -851,6 +892,20 @@ impl<'a, S: Stacks, U: Ui> Engine<'a, S, U> {
                         how: "run again with `--force` to delete without asking",
                     });
                 }
+            }
+        }
+        for (group, instances) in &groups {
+            let protected: Vec<String> = instances
+                .iter()
+                .filter(|i| i.protected)
+                .map(|i| i.id.clone())
+                .collect();
+            if !protected.is_empty() {
+                self.ui.say(&format!(
+                    "==> Removing scale-in protection from {} instance(s) of {group}, which would block its deletion",
+                    protected.len()
+                ));
+                fleet.unprotect(group, &protected).await?;
             }
         }
         let mut retain = request.retain.clone();

@@ -1,6 +1,6 @@
 //! Failure paths moto cannot produce, on a scripted fake CloudFormation: rollbacks with
 //! root causes, stacks whose creation failed, failed rollbacks, busy stacks, throttling while
-//! waiting, "no changes" change sets.
+//! waiting, "no changes" change sets, the destroy pre-flight on protected instances.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -9,10 +9,14 @@ use std::time::Duration;
 use lambda_support::{AwsFailure, FailureKind};
 use serde_json::json;
 use stack_deploy::cloud::{
-    ChangeSetInfo, ChangeSetRequest, StackEvent, StackInfo, StackResource, Stacks,
+    ChangeSetInfo, ChangeSetRequest, Fleet, GroupInstance, StackEvent, StackInfo, StackResource,
+    Stacks,
 };
 use stack_deploy::diff::TemplateDiff;
-use stack_deploy::{Approval, DeployError, DeployOutcome, DeployRequest, Engine, Timing, Ui};
+use stack_deploy::{
+    Approval, DeployError, DeployOutcome, DeployRequest, DestroyOutcome, DestroyRequest, Engine,
+    Timing, Ui,
+};
 
 /// Answers from a script; records the calls.
 #[derive(Default)]
@@ -23,6 +27,12 @@ struct Fake {
     events: Mutex<Vec<StackEvent>>,
     change_set_status: Mutex<(&'static str, Option<&'static str>)>,
     calls: Mutex<Vec<String>>,
+    /// The stack's resources.
+    resources: Vec<StackResource>,
+    /// The instances of every group.
+    instances: Vec<GroupInstance>,
+    /// `SetInstanceProtection` fails.
+    unprotect_fails: bool,
 }
 
 impl Fake {
@@ -142,7 +152,26 @@ impl Stacks for Fake {
         Ok(())
     }
     async fn resources(&self, _: &str) -> Result<Vec<StackResource>, AwsFailure> {
-        Ok(vec![])
+        Ok(self.resources.clone())
+    }
+}
+
+impl Fleet for Fake {
+    async fn instances(&self, group: &str) -> Result<Vec<GroupInstance>, AwsFailure> {
+        self.call(&format!("DescribeAutoScalingGroups {group}"));
+        Ok(self.instances.clone())
+    }
+    async fn unprotect(&self, group: &str, ids: &[String]) -> Result<(), AwsFailure> {
+        self.call(&format!("SetInstanceProtection {group} {}", ids.join(",")));
+        if self.unprotect_fails {
+            return Err(AwsFailure {
+                operation: "SetInstanceProtection",
+                kind: FailureKind::Other,
+                code: Some("AccessDenied".into()),
+                message: "not allowed".into(),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -162,7 +191,8 @@ impl Ui for Recorder {
         self.lines.push(format!("{} {}", e.logical_id, e.status));
     }
     fn end(&mut self) {}
-    fn confirm(&mut self, _: &str) -> Result<bool, String> {
+    fn confirm(&mut self, question: &str) -> Result<bool, String> {
+        self.lines.push(format!("? {question}"));
         self.answer.clone()
     }
 }
@@ -366,4 +396,104 @@ async fn a_refused_approval_deletes_the_change_set() {
         Some("DeleteChangeSet"),
         "{calls:?}"
     );
+}
+
+fn fleet_stack(unprotect_fails: bool) -> Fake {
+    let mut fake = Fake::new(vec![
+        Ok(Some("UPDATE_COMPLETE")),
+        Ok(Some("DELETE_COMPLETE")),
+    ]);
+    fake.resources = vec![StackResource {
+        logical_id: "autoScalingGroup".into(),
+        physical_id: Some("s-asg".into()),
+        resource_type: "AWS::AutoScaling::AutoScalingGroup".into(),
+        status: "UPDATE_COMPLETE".into(),
+    }];
+    let instance = |id: &str, state: &str, protected: bool| GroupInstance {
+        id: id.into(),
+        lifecycle_state: state.into(),
+        protected,
+    };
+    fake.instances = vec![
+        instance("i-1", "InService", false),
+        instance("i-2", "InService", true),
+        instance("i-3", "Terminating", true),
+    ];
+    fake.unprotect_fails = unprotect_fails;
+    fake
+}
+
+async fn destroy(
+    fake: &Fake,
+    force: bool,
+    answer: Result<bool, String>,
+) -> (Result<DestroyOutcome, DeployError>, Vec<String>) {
+    let mut ui = Recorder {
+        answer,
+        lines: vec![],
+    };
+    let request = DestroyRequest {
+        stack_name: "s".into(),
+        role_arn: None,
+        force,
+        retain: vec![],
+    };
+    let out = Engine::new(fake, &mut ui, timing())
+        .destroy(&request, fake)
+        .await;
+    (out, ui.lines)
+}
+
+#[tokio::test]
+async fn destroy_warns_about_running_agents_and_unprotects_them_before_deleting() {
+    let fake = fleet_stack(false);
+    let (out, lines) = destroy(&fake, false, Ok(true)).await;
+    assert!(
+        matches!(out, Ok(DestroyOutcome::Deleted { ref retained }) if retained.is_empty()),
+        "{out:?}"
+    );
+    assert!(
+        lines.contains(
+            &"? Delete stack s and every resource in it (2 agent instance(s) running: their jobs stop)?"
+                .to_owned()
+        ),
+        "{lines:?}"
+    );
+    let calls = fake.calls();
+    let unprotect = calls
+        .iter()
+        .position(|c| c == "SetInstanceProtection s-asg i-2,i-3")
+        .unwrap_or_else(|| panic!("protection removed: {calls:?}"));
+    let delete = calls
+        .iter()
+        .position(|c| c == "DeleteStack")
+        .unwrap_or_else(|| panic!("stack deleted: {calls:?}"));
+    assert!(unprotect < delete, "{calls:?}");
+}
+
+#[tokio::test]
+async fn destroy_without_consent_touches_nothing() {
+    let fake = fleet_stack(false);
+    let (out, _) = destroy(&fake, false, Err("no terminal is attached".into())).await;
+    assert!(
+        matches!(out, Err(DeployError::ApprovalRequired { .. })),
+        "{out:?}"
+    );
+    assert!(
+        !fake
+            .calls()
+            .iter()
+            .any(|c| c.starts_with("SetInstanceProtection") || c == "DeleteStack"),
+        "{:?}",
+        fake.calls()
+    );
+}
+
+#[tokio::test]
+async fn destroy_stops_before_deleting_when_protection_cannot_be_removed() {
+    let fake = fleet_stack(true);
+    let (out, _) = destroy(&fake, true, Ok(true)).await;
+    let err = out.expect_err("fails");
+    assert!(err.to_string().contains("SetInstanceProtection"), "{err}");
+    assert!(!fake.calls().contains(&"DeleteStack".to_owned()));
 }

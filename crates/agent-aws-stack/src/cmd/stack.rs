@@ -6,7 +6,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use sha2::{Digest as _, Sha256};
 use stack_config::{AgentOs, StackConfig};
-use stack_deploy::aws::{AwsStacks, AwsStorage};
+use stack_deploy::aws::{AwsFleet, AwsStacks, AwsStorage};
 use stack_deploy::bootstrap::{self, Bootstrap, BootstrapKind};
 use stack_deploy::cloud::{ChangeSetKind, Stacks as _, Storage as _};
 use stack_deploy::{
@@ -110,6 +110,11 @@ pub struct BootstrapArgs {
     /// them there is no such role and deploys act with your own credentials.
     #[arg(long, value_delimiter = ',', value_name = "ARN,...")]
     cloudformation_execution_policies: Vec<String>,
+
+    /// Print the bootstrap template (JSON) for `aws://ACCOUNT/REGION` and exit, without
+    /// calling AWS: to review it, or to deploy it with your own tooling.
+    #[arg(long, requires = "environment")]
+    show_template: bool,
 }
 
 /// The synthesized stack and the clients for its account and region.
@@ -355,8 +360,9 @@ pub fn destroy(config_flag: Option<&Path>, args: DestroyArgs) -> Result<()> {
             retain: args.retain.clone(),
         };
         let mut ui = TermUi::new();
+        let fleet = AwsFleet::new(&sdk);
         let outcome = Engine::new(&stacks, &mut ui, Timing::default())
-            .destroy(&request)
+            .destroy(&request, &fleet)
             .await;
         let stack = &config.stack_name;
         match outcome {
@@ -415,6 +421,15 @@ pub fn bootstrap(args: BootstrapArgs) -> Result<()> {
                 "--cloudformation-execution-policies: `{arn}` is not a managed policy ARN (arn:aws:iam::ACCOUNT:policy/NAME)"
             );
         }
+    }
+    if args.show_template {
+        let Some((account, region)) = &target else {
+            bail!("--show-template needs aws://ACCOUNT/REGION");
+        };
+        let template =
+            bootstrap::template(account, region, &args.cloudformation_execution_policies);
+        print!("{}", stack_template::model::to_pretty_json(&template));
+        return Ok(());
     }
     super::runtime()?.block_on(async {
         let sdk = stack_lookups::aws_config(target.as_ref().map(|(_, r)| r.clone())).await;
