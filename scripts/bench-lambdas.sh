@@ -26,7 +26,7 @@ done
 
 AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 \
   target/debug/examples/cold_start target/release/scaler "${RUNS:-20}"
-ls -l target/release/scaler | awk '{print "native release binary: " $5 " bytes"}'
+echo "native release binary: $(stat -c %s target/release/scaler) bytes"
 
 if ls dist/lambdas/*.zip >/dev/null 2>&1; then
   for zip in dist/lambdas/*.zip; do

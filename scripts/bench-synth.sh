@@ -23,4 +23,4 @@ if [ -x /usr/bin/time ]; then
 else
   echo "install GNU time (apt-get install time) for the peak-memory figure"
 fi
-ls -l "$bin" | awk '{print "binary size: " $5 " bytes"}'
+echo "binary size: $(stat -c %s "$bin") bytes"

@@ -1,4 +1,4 @@
-//! Embeds content hashes of the repository's Packer folders and Lambda sources, so `synth`
+//! Embeds content hashes of the repository's image sources and Lambda sources, so `synth`
 //! can name the AMI and the Lambda assets without reading the tree or cross-compiling.
 
 #[allow(dead_code)]
@@ -7,12 +7,10 @@ mod fingerprint;
 
 use std::path::Path;
 
-/// Packer folders whose hash goes into AMI names, and the env var each is exported as.
-const PACKER_FOLDERS: &[(&str, &str)] = &[
-    ("linux", "PACKER_HASH_LINUX"),
-    ("windows", "PACKER_HASH_WINDOWS"),
-    ("macos", "PACKER_HASH_MACOS"),
-];
+/// The env var each image folder's hash is exported as.
+fn image_var(folder: &str) -> String {
+    format!("PACKER_HASH_{}", folder.to_uppercase())
+}
 
 /// The env var each Lambda's fingerprint is exported as.
 fn fingerprint_var(name: &str) -> String {
@@ -24,18 +22,18 @@ fn main() {
     let root = Path::new(&manifest).join("../..");
     let watched = fingerprint::LAMBDA_SOURCES
         .iter()
-        .flat_map(|(_, roots)| roots.iter().copied())
-        .chain(["packer"]);
+        .chain(fingerprint::IMAGE_SOURCES)
+        .flat_map(|(_, roots)| roots.iter().copied());
     for watched in watched {
         let path = root.join(watched);
         if path.exists() {
             println!("cargo:rerun-if-changed={}", path.display());
         }
     }
-    for (folder, var) in PACKER_FOLDERS {
-        let hash = fingerprint::packer_hash(&root.join("packer").join(folder))
-            .unwrap_or_else(|e| panic!("cannot hash packer/{folder}: {e}"));
-        println!("cargo:rustc-env={var}={hash}");
+    for (folder, roots) in fingerprint::IMAGE_SOURCES {
+        let hash = fingerprint::image_hash(&root, roots)
+            .unwrap_or_else(|e| panic!("cannot hash the {folder} image sources: {e}"));
+        println!("cargo:rustc-env={}={hash}", image_var(folder));
     }
     for (name, roots) in fingerprint::LAMBDA_SOURCES {
         let hash = fingerprint::asset_fingerprint(name, &root, roots)

@@ -40,10 +40,13 @@ impl Layout {
                 "/home/semaphore"
             }),
             start: if macos {
+                // The agent's daemon is loaded at OS start but does not run at load; the
+                // health check's lives outside /Library/LaunchDaemons, so that it runs only
+                // once the agent has been started.
                 vec![
-                    words("launchctl load -w /Library/LaunchDaemons/com.semaphoreci.agent.plist"),
+                    words("launchctl start com.semaphoreci.agent"),
                     words(
-                        "launchctl load -w /Library/LaunchDaemons/com.semaphoreci.health-check.plist",
+                        "launchctl load -w /opt/semaphore/agent/launchd/com.semaphoreci.health-check.plist",
                     ),
                 ]
             } else {

@@ -45,6 +45,36 @@ pub const LAMBDA_SOURCES: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// What each image's name hash covers, relative to the workspace root: the image's Packer
+/// folder and the Makefile that builds it, and for Linux and macOS the sources of the
+/// `agent-instance` program baked into the image. The Makefile hashes the same list
+/// (`IMAGE_SOURCES_<folder>`); a test checks that both agree.
+pub const IMAGE_SOURCES: &[(&str, &[&str])] = &[
+    (
+        "linux",
+        &[
+            "Makefile",
+            "packer/linux",
+            "Cargo.toml",
+            "Cargo.lock",
+            "crates/agent-instance",
+            "crates/lambda-support",
+        ],
+    ),
+    ("windows", &["Makefile", "packer/windows"]),
+    (
+        "macos",
+        &[
+            "Makefile",
+            "packer/macos",
+            "Cargo.toml",
+            "Cargo.lock",
+            "crates/agent-instance",
+            "crates/lambda-support",
+        ],
+    ),
+];
+
 /// Every regular file under `dir`, recursively, sorted by path. A missing `dir` has no files.
 pub fn files_under(dir: &Path) -> io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
@@ -71,12 +101,21 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
     Ok(())
 }
 
-/// The image hash of a Packer folder: the MD5 of each file as lowercase hex, sorted, each
-/// followed by `\n`, and the MD5 of that text (as the original's `md5sum | sort | md5sum`).
-pub fn packer_hash(folder: &Path) -> io::Result<String> {
+/// The image hash of `roots` (files or folders, relative to `base`): the MD5 of each file as
+/// lowercase hex, sorted, each followed by `\n`, and the MD5 of that text (as the original's
+/// `md5sum | sort | md5sum`). Paths do not count, only contents.
+pub fn image_hash(base: &Path, roots: &[&str]) -> io::Result<String> {
     let mut digests = Vec::new();
-    for file in files_under(folder)? {
-        digests.push(hex(&Md5::digest(fs::read(&file)?)));
+    for root in roots {
+        let path = base.join(root);
+        let files = if path.is_file() {
+            vec![path]
+        } else {
+            files_under(&path)?
+        };
+        for file in files {
+            digests.push(hex(&Md5::digest(fs::read(&file)?)));
+        }
     }
     digests.sort();
     let mut text = String::new();

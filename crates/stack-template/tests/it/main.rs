@@ -3,5 +3,6 @@
 
 mod differences;
 mod golden;
+mod images;
 mod original_suite;
 mod parity;

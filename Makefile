@@ -1,0 +1,113 @@
+# Agent images (AMIs). Run from the repository root, for example:
+#
+#   make packer.init PACKER_OS=linux
+#   make packer.build PACKER_OS=linux UBUNTU_VERSION=noble AMI_ARCH=arm64 AMI_INSTANCE_TYPE=t4g.large
+#
+# Every variable can come from the environment or the command line. See packer/README.md.
+
+AWS_REGION ?= us-east-1
+AMI_ARCH ?= x86_64
+AMI_PREFIX ?= semaphore-agent
+AGENT_VERSION ?= v2.2.16
+TOOLBOX_VERSION ?= v1.38.4
+PACKER_OS ?= linux
+UBUNTU_VERSION ?= focal
+SOURCE_AMI ?=
+APT_HOLD_PATTERNS ?=
+INSTALL_ERLANG ?= true
+SYSTEMD_RESTART_SECONDS ?= 1800
+PACKER ?= packer
+
+# The workspace version (Cargo.toml), as in the names the stack looks up.
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+
+# What each image's hash covers; crates/stack-template/src/fingerprint.rs lists the same.
+IMAGE_SOURCES_linux := Makefile packer/linux Cargo.toml Cargo.lock crates/agent-instance crates/lambda-support
+IMAGE_SOURCES_windows := Makefile packer/windows
+IMAGE_SOURCES_macos := Makefile packer/macos Cargo.toml Cargo.lock crates/agent-instance crates/lambda-support
+
+# MD5 of every file's MD5 (lowercase hex, sorted, one per line); `target` folders excluded.
+HASH = $(shell find $(IMAGE_SOURCES_$(PACKER_OS)) -name target -prune -o -type f -print0 \
+	| xargs -0 md5sum | cut -d ' ' -f 1 | LC_ALL=C sort | md5sum | cut -d ' ' -f 1)
+
+ifeq ($(UBUNTU_VERSION),focal)
+UBUNTU_NUMBER := 20.04
+else ifeq ($(UBUNTU_VERSION),jammy)
+UBUNTU_NUMBER := 22.04
+else ifeq ($(UBUNTU_VERSION),noble)
+UBUNTU_NUMBER := 24.04
+else
+$(error UBUNTU_VERSION must be focal, jammy or noble, not "$(UBUNTU_VERSION)")
+endif
+
+ifeq ($(filter $(AMI_ARCH),x86_64 arm64),)
+$(error AMI_ARCH must be x86_64 or arm64, not "$(AMI_ARCH)")
+endif
+ifeq ($(filter $(PACKER_OS),linux windows macos),)
+$(error PACKER_OS must be linux, windows or macos, not "$(PACKER_OS)")
+endif
+
+ifeq ($(PACKER_OS)-$(AMI_ARCH),windows-arm64)
+$(error AMI_ARCH=arm64: the Semaphore agent has no Windows arm64 build; use x86_64)
+endif
+
+# The builder's instance type follows the architecture unless given.
+ifeq ($(PACKER_OS),macos)
+AMI_INSTANCE_TYPE ?= $(if $(filter arm64,$(AMI_ARCH)),mac2.metal,mac1.metal)
+else
+AMI_INSTANCE_TYPE ?= $(if $(filter arm64,$(AMI_ARCH)),t4g.large,t3.large)
+endif
+
+ifeq ($(PACKER_OS),linux)
+IMAGE_OS := ubuntu-$(UBUNTU_VERSION)
+else
+IMAGE_OS := $(PACKER_OS)
+endif
+AMI_NAME = $(AMI_PREFIX)-v$(VERSION)-$(IMAGE_OS)-$(AMI_ARCH)-$(HASH)
+
+# The agent-instance binary baked into Linux and macOS images.
+ifeq ($(PACKER_OS),macos)
+RUST_TARGET := $(if $(filter arm64,$(AMI_ARCH)),aarch64,x86_64)-apple-darwin
+INSTANCE_BUILD := cargo build --release --locked -p agent-instance --target $(RUST_TARGET)
+else
+# glibc 2.31 (focal) so one binary runs on every supported Ubuntu.
+RUST_TARGET := $(if $(filter arm64,$(AMI_ARCH)),aarch64,x86_64)-unknown-linux-gnu
+INSTANCE_BUILD := cargo zigbuild --release --locked -p agent-instance --target $(RUST_TARGET).2.31
+endif
+INSTANCE_BINARY := $(CURDIR)/target/$(RUST_TARGET)/release/agent-instance
+
+COMMON_VARS = -var 'stack_version=v$(VERSION)' -var 'hash=$(HASH)' -var 'region=$(AWS_REGION)' \
+	-var 'ami_prefix=$(AMI_PREFIX)' -var 'arch=$(AMI_ARCH)' -var 'instance_type=$(AMI_INSTANCE_TYPE)' \
+	-var 'agent_version=$(AGENT_VERSION)' -var 'toolbox_version=$(TOOLBOX_VERSION)'
+VARS_linux = $(COMMON_VARS) -var 'ubuntu_name=$(UBUNTU_VERSION)' -var 'ubuntu_version=$(UBUNTU_NUMBER)' \
+	-var 'source_ami=$(SOURCE_AMI)' -var 'apt_hold_patterns=$(APT_HOLD_PATTERNS)' \
+	-var 'install_erlang=$(INSTALL_ERLANG)' -var 'systemd_restart_seconds=$(SYSTEMD_RESTART_SECONDS)' \
+	-var 'instance_binary=$(INSTANCE_BINARY)'
+VARS_windows = $(COMMON_VARS)
+VARS_macos = $(COMMON_VARS) -var 'instance_binary=$(INSTANCE_BINARY)'
+
+.PHONY: print-hash print-ami-name instance.build packer.init packer.validate packer.build packer.fmt
+
+print-hash:
+	@echo $(HASH)
+
+print-ami-name:
+	@echo $(AMI_NAME)
+
+instance.build:
+ifneq ($(PACKER_OS),windows)
+	$(INSTANCE_BUILD)
+endif
+
+packer.init:
+	cd packer/$(PACKER_OS) && $(PACKER) init .
+
+packer.validate: instance.build
+	cd packer/$(PACKER_OS) && $(PACKER) validate $(VARS_$(PACKER_OS)) .
+
+packer.build: instance.build
+	@echo "Building $(AMI_NAME) in $(AWS_REGION)"
+	cd packer/$(PACKER_OS) && $(PACKER) build $(VARS_$(PACKER_OS)) .
+
+packer.fmt:
+	cd packer/$(PACKER_OS) && $(PACKER) fmt .

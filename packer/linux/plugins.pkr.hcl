@@ -1,0 +1,12 @@
+# Modern Packer (1.7+) installs the Amazon plugin with `make packer.init`. Packer 1.6.6, which
+# CI uses to validate the rest offline, bundles the builder and does not know this block, so
+# CI validates without this file.
+packer {
+  required_version = ">= 1.7.0"
+  required_plugins {
+    amazon = {
+      version = "= 1.3.9"
+      source  = "github.com/hashicorp/amazon"
+    }
+  }
+}
