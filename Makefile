@@ -22,9 +22,9 @@ PACKER ?= packer
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 
 # What each image's hash covers; crates/stack-template/src/fingerprint.rs lists the same.
-IMAGE_SOURCES_linux := Makefile packer/linux Cargo.toml Cargo.lock crates/agent-instance crates/lambda-support
+IMAGE_SOURCES_linux := Makefile packer/linux crates/agent-instance/Cargo.toml crates/agent-instance/src crates/lambda-support/Cargo.toml crates/lambda-support/src
 IMAGE_SOURCES_windows := Makefile packer/windows
-IMAGE_SOURCES_macos := Makefile packer/macos Cargo.toml Cargo.lock crates/agent-instance crates/lambda-support
+IMAGE_SOURCES_macos := Makefile packer/macos crates/agent-instance/Cargo.toml crates/agent-instance/src crates/lambda-support/Cargo.toml crates/lambda-support/src
 
 # MD5 of every file's MD5 (lowercase hex, sorted, one per line); `target` folders excluded.
 HASH = $(shell find $(IMAGE_SOURCES_$(PACKER_OS)) -name target -prune -o -type f -print0 \

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: the Rust workspace (unit, golden, Jest-suite, parity, CLI), the EC2 lookup
-# tests against moto_server, and cfn-lint on every template the golden fixtures hold.
+# tests against moto_server, cfn-lint on every template the golden fixtures hold, and the
+# image checks (scripts/check-images.sh) when packer and shellcheck are installed.
 # Python tools go into .venv (created on first use); moto_server is started on a free
 # loopback port and stopped by its PID when this script exits.
 set -euo pipefail
@@ -54,4 +55,13 @@ cargo run -q -p agent-aws-stack -- bootstrap aws://123456789012/us-east-1 --show
 cargo run -q -p agent-aws-stack -- bootstrap aws://123456789012/eu-west-1 --show-template > "$bootstrap_without"
 "$VENV/bin/cfn-lint" -- "$bootstrap_with" "$bootstrap_without"
 rm -f "$example" "$bootstrap_with" "$bootstrap_without"
+
+if command -v packer >/dev/null && command -v shellcheck >/dev/null; then
+  PYTHON="$VENV/bin/python" scripts/check-images.sh
+elif [ -n "${REQUIRE_IMAGE_CHECKS:-}" ]; then
+  echo "REQUIRE_IMAGE_CHECKS is set but packer or shellcheck is missing (apt-get install packer shellcheck)" >&2
+  exit 1
+else
+  echo "==> skipped the image checks: install packer and shellcheck (apt-get install packer shellcheck)"
+fi
 echo "==> all tests passed"

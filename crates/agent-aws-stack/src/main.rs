@@ -59,6 +59,14 @@ enum Command {
     Diff(cmd::stack::DiffArgs),
     /// Delete the stack (asks first unless --force) and wait for it to go.
     Destroy(cmd::stack::DestroyArgs),
+    /// Store the agent registration token (from stdin or a hidden prompt) as the encrypted
+    /// SSM parameter SEMAPHORE_AGENT_TOKEN_PARAMETER_NAME.
+    Token(cmd::helpers::TokenArgs),
+    /// Print the IAM policy CloudFormation needs for this stack, to create the execution
+    /// role's managed policy from (`aws iam create-policy --policy-document file://...`).
+    ExecutionPolicy(cmd::helpers::ExecutionPolicyArgs),
+    /// Manage this account's agent images.
+    Images(cmd::helpers::ImagesArgs),
 }
 
 fn main() -> ExitCode {
@@ -72,6 +80,11 @@ fn main() -> ExitCode {
         Command::Bootstrap(args) => cmd::stack::bootstrap(args),
         Command::Deploy(args) => cmd::stack::deploy(cli.config.as_deref(), args),
         Command::Destroy(args) => cmd::stack::destroy(cli.config.as_deref(), args),
+        Command::Token(args) => cmd::helpers::token(cli.config.as_deref(), args),
+        Command::ExecutionPolicy(args) => {
+            cmd::helpers::execution_policy(cli.config.as_deref(), args)
+        }
+        Command::Images(args) => cmd::helpers::images(args),
         Command::Diff(args) => {
             return match cmd::stack::diff(cli.config.as_deref(), args) {
                 Ok(false) => ExitCode::SUCCESS,

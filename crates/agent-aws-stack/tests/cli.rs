@@ -48,13 +48,57 @@ fn example_args() -> Vec<String> {
     ]
 }
 
+/// With `BLESS` set, points the example's cached AMI lookup at today's image name (it changes
+/// with every change to an image's sources), keeping the cached image id.
+fn bless_example_image_name() {
+    if std::env::var_os("BLESS").is_none() {
+        return;
+    }
+    let ex = root().join("examples/linux");
+    let raw = stack_config::RawConfig::load(
+        Some(&ex.join("config.json")),
+        std::iter::empty::<(String, String)>(),
+    )
+    .expect("example config");
+    let config = stack_config::StackConfig::from_raw(&raw)
+        .expect("valid")
+        .config;
+    let name = stack_template::assets::ami_name(&config);
+    let path = ex.join("cdk.context.json");
+    let mut context: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("context")).expect("JSON");
+    let old = context
+        .keys()
+        .find(|k| k.starts_with("ami:") && k.contains(":filters.name.0=semaphore-agent-v"))
+        .cloned()
+        .expect("the example caches one agent image lookup");
+    let key = with_image_name(&old, &name);
+    let value = context.remove(&old).expect("present");
+    context.insert(key, value);
+    let mut text = serde_json::to_string_pretty(&context).expect("JSON");
+    text.push('\n');
+    std::fs::write(&path, text).expect("write the example context");
+}
+
+/// `old` with its `filters.name.0=<name>` segment replaced by `name`.
+fn with_image_name(old: &str, name: &str) -> String {
+    old.split(':')
+        .map(|part| match part.strip_prefix("filters.name.0=") {
+            Some(_) => format!("filters.name.0={name}"),
+            None => part.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
 #[test]
 fn bundled_example_synthesizes_offline() {
+    bless_example_image_name();
     let dir = tempfile::tempdir().expect("temp dir");
     let out = cli(dir.path()).args(example_args()).output().expect("runs");
     assert!(
         out.status.success(),
-        "the README's first command must work (if the Packer tree changed, update the AMI key in examples/linux/cdk.context.json): {}",
+        "the README's first command must work (after a change to an image's sources, run `BLESS=1 cargo test -p agent-aws-stack --test cli bundled_example` to update the image name in examples/linux/cdk.context.json): {}",
         text(&out.stderr)
     );
     let template: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");

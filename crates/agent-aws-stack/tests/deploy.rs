@@ -137,7 +137,11 @@ impl Responder {
                 .expect("runtime");
             rt.block_on(async move {
                 let client = cfn::Client::new(&config);
-                let http = reqwest::Client::new();
+                // A stalled answer must not stop the responder from answering the next one.
+                let http = reqwest::Client::builder()
+                    .timeout(Duration::from_secs(5))
+                    .build()
+                    .expect("HTTP client");
                 while !flag.load(Ordering::Relaxed) {
                     answer_custom_resources(&client, &http, &endpoint).await;
                     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -665,7 +669,8 @@ fn upgrade_from_the_original(
         while stack_status(client, stack).await.as_deref() != Some("CREATE_COMPLETE") {
             assert!(
                 Instant::now() < deadline,
-                "the original's stack was not created"
+                "the original's stack was not created: {:?}",
+                stack_status(client, stack).await
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

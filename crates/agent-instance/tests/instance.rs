@@ -449,7 +449,9 @@ async fn health_check_powers_off_only_when_the_agent_is_gone() {
     let scratch = Scratch::new();
     let pattern = format!("{}/agent start", scratch.root.join("agent").display());
     let agent = scratch.root.join("agent/agent");
-    std::fs::write(&agent, "#!/bin/sh\nsleep 30\n").expect("stand-in agent");
+    // One process whose command line reads like the agent's (`<dir>/agent start …`).
+    std::fs::write(&agent, "#!/usr/bin/env bash\nexec -a \"$0 $1\" sleep 30\n")
+        .expect("stand-in agent");
     std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).expect("mode");
 
     let out = scratch.run(&imds, &["health-check"], &[]);
@@ -458,6 +460,9 @@ async fn health_check_powers_off_only_when_the_agent_is_gone() {
 
     let mut running = Command::new(&agent)
         .arg("start")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
         .spawn()
         .expect("stand-in agent runs");
     wait_for(|| agent_instance::shutdown::agent_running(&pattern).unwrap_or(false));

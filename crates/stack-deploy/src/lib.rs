@@ -12,6 +12,7 @@ pub mod bootstrap;
 pub mod cloud;
 pub mod diff;
 pub mod engine;
+pub mod execution_policy;
 pub mod render;
 pub mod replacement;
 

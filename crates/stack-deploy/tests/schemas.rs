@@ -1,5 +1,6 @@
 //! The replacement table against the CloudFormation resource schemas that cfn-lint ships
-//! (`scripts/test.sh` installs cfn-lint into `.venv`). Skipped, with a note, without them.
+//! (`scripts/test.sh` installs cfn-lint into `.venv`; skipped, with a note, without them), and
+//! the tables that must know every resource type we deploy.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -93,18 +94,7 @@ fn table_covers_every_type_we_deploy() {
         "us-east-1",
         &["arn:aws:iam::aws:policy/ReadOnlyAccess".to_owned()],
     )];
-    let fixtures = workspace().join("tests/fixtures/synth");
-    for case in std::fs::read_dir(&fixtures).expect("golden fixtures") {
-        let path = case.expect("fixture").path().join("template.json");
-        if path.is_file() {
-            templates.push(read(&path));
-        }
-    }
-    assert!(
-        templates.len() > 5,
-        "fixtures found in {}",
-        fixtures.display()
-    );
+    templates.extend(golden_templates());
     let mut missing = BTreeSet::new();
     for template in &templates {
         for resource in template["Resources"]
@@ -121,5 +111,45 @@ fn table_covers_every_type_we_deploy() {
     assert!(
         missing.is_empty(),
         "not in the replacement table: {missing:?}"
+    );
+}
+
+fn golden_templates() -> Vec<Value> {
+    let fixtures = workspace().join("tests/fixtures/synth");
+    let mut templates = Vec::new();
+    for case in std::fs::read_dir(&fixtures).expect("golden fixtures") {
+        let path = case.expect("fixture").path().join("template.json");
+        if path.is_file() {
+            templates.push(read(&path));
+        }
+    }
+    assert!(
+        templates.len() > 5,
+        "fixtures found in {}",
+        fixtures.display()
+    );
+    templates
+}
+
+/// The execution policy has a statement for every resource type of every golden template.
+#[test]
+fn execution_policy_covers_every_type_we_deploy() {
+    use stack_deploy::execution_policy::COVERED_TYPES;
+    let mut missing = BTreeSet::new();
+    for template in golden_templates() {
+        for resource in template["Resources"]
+            .as_object()
+            .expect("resources")
+            .values()
+        {
+            let kind = resource["Type"].as_str().expect("type");
+            if !COVERED_TYPES.iter().any(|(t, _)| *t == kind) {
+                missing.insert(kind.to_owned());
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "not covered by the execution policy: {missing:?}"
     );
 }

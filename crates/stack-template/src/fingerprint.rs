@@ -47,18 +47,21 @@ pub const LAMBDA_SOURCES: &[(&str, &[&str])] = &[
 
 /// What each image's name hash covers, relative to the workspace root: the image's Packer
 /// folder and the Makefile that builds it, and for Linux and macOS the sources of the
-/// `agent-instance` program baked into the image. The Makefile hashes the same list
-/// (`IMAGE_SOURCES_<folder>`); a test checks that both agree.
+/// `agent-instance` program baked into the image (not its tests). The workspace lock file is
+/// left out on purpose: a dependency bump elsewhere in the workspace must not force every
+/// user to rebake 8 images; the images pick up new dependencies with their next source
+/// change. The Makefile hashes the same list (`IMAGE_SOURCES_<folder>`); a test checks that
+/// both agree.
 pub const IMAGE_SOURCES: &[(&str, &[&str])] = &[
     (
         "linux",
         &[
             "Makefile",
             "packer/linux",
-            "Cargo.toml",
-            "Cargo.lock",
-            "crates/agent-instance",
-            "crates/lambda-support",
+            "crates/agent-instance/Cargo.toml",
+            "crates/agent-instance/src",
+            "crates/lambda-support/Cargo.toml",
+            "crates/lambda-support/src",
         ],
     ),
     ("windows", &["Makefile", "packer/windows"]),
@@ -67,10 +70,10 @@ pub const IMAGE_SOURCES: &[(&str, &[&str])] = &[
         &[
             "Makefile",
             "packer/macos",
-            "Cargo.toml",
-            "Cargo.lock",
-            "crates/agent-instance",
-            "crates/lambda-support",
+            "crates/agent-instance/Cargo.toml",
+            "crates/agent-instance/src",
+            "crates/lambda-support/Cargo.toml",
+            "crates/lambda-support/src",
         ],
     ),
 ];

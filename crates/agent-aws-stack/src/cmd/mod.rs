@@ -1,6 +1,7 @@
 //! One module per subcommand, plus what they share: reading the configuration.
 
 pub mod config;
+pub mod helpers;
 pub mod package;
 pub mod scale_once;
 pub mod stack;

@@ -63,23 +63,34 @@ fn makefile_and_synth_agree_on_every_image_name() {
         ]) else {
             return;
         };
-        assert_eq!(from_make, synth_name(os, arch), "{packer_os} {ubuntu} {arch}");
+        assert_eq!(
+            from_make,
+            synth_name(os, arch),
+            "{packer_os} {ubuntu} {arch}"
+        );
     }
 }
 
 #[test]
 fn each_image_has_its_own_hash() {
-    let names: Vec<String> = [("ubuntu-noble", "x86_64"), ("windows", "x86_64"), ("macos", "arm64")]
-        .iter()
-        .map(|(os, arch)| synth_name(os, arch))
-        .collect();
+    let names: Vec<String> = [
+        ("ubuntu-noble", "x86_64"),
+        ("windows", "x86_64"),
+        ("macos", "arm64"),
+    ]
+    .iter()
+    .map(|(os, arch)| synth_name(os, arch))
+    .collect();
     let hashes: std::collections::BTreeSet<&str> = names
         .iter()
         .map(|n| n.rsplit('-').next().expect("hash"))
         .collect();
     assert_eq!(hashes.len(), 3, "{names:?}");
     // Not the hash of nothing: every image has sources.
-    assert!(!hashes.contains("d41d8cd98f00b204e9800998ecf8427e"), "{names:?}");
+    assert!(
+        !hashes.contains("d41d8cd98f00b204e9800998ecf8427e"),
+        "{names:?}"
+    );
 }
 
 #[test]
