@@ -1,7 +1,7 @@
 # Agent images (AMIs). Run from the repository root, for example:
 #
 #   make packer.init PACKER_OS=linux
-#   make packer.build PACKER_OS=linux UBUNTU_VERSION=noble AMI_ARCH=arm64 AMI_INSTANCE_TYPE=t4g.large
+#   make packer.build PACKER_OS=linux UBUNTU_VERSION=noble AMI_ARCH=arm64
 #
 # Every variable can come from the environment or the command line. See packer/README.md.
 
@@ -27,8 +27,10 @@ IMAGE_SOURCES_windows := Makefile packer/windows
 IMAGE_SOURCES_macos := Makefile packer/macos crates/agent-instance/Cargo.toml crates/agent-instance/src crates/lambda-support/Cargo.toml crates/lambda-support/src
 
 # MD5 of every file's MD5 (lowercase hex, sorted, one per line); `target` folders excluded.
+# macOS has `md5 -r` (same output shape) instead of md5sum.
+MD5 := $(if $(filter Darwin,$(shell uname -s)),md5 -r,md5sum)
 HASH = $(shell find $(IMAGE_SOURCES_$(PACKER_OS)) -name target -prune -o -type f -print0 \
-	| xargs -0 md5sum | cut -d ' ' -f 1 | LC_ALL=C sort | md5sum | cut -d ' ' -f 1)
+	| xargs -0 $(MD5) | cut -d ' ' -f 1 | LC_ALL=C sort | $(MD5) | cut -d ' ' -f 1)
 
 ifeq ($(UBUNTU_VERSION),focal)
 UBUNTU_NUMBER := 20.04

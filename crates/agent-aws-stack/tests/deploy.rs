@@ -30,6 +30,8 @@ fn workspace() -> PathBuf {
 
 mod common;
 
+use common::text;
+
 /// The binary with only what it needs from the environment: PATH, HOME and the emulator's
 /// endpoint and dummy credentials.
 fn cli(dir: &Path) -> Command {
@@ -50,15 +52,6 @@ fn cli(dir: &Path) -> Command {
     // example's SEMAPHORE_AGENT_TAGS adds; empty means "no tags".
     cmd.env("SEMAPHORE_AGENT_TAGS", "");
     cmd
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}--- stderr\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 fn stdout(output: &Output) -> String {

@@ -76,8 +76,8 @@ pub async fn boot(
     identity.instance_id = Some(instance_id.clone());
     let region = metadata.region().await?;
     progress.say(&format!("Instance {instance_id} in {region}"));
-    let owner = Owner::of(&layout.user)?;
     let aws = identity.aws.insert(InstanceAws::new(&region).await);
+    let owner = Owner::of(&layout.user)?;
 
     progress.say(&format!(
         "Fetching agent params from SSM parameter '{config_parameter}'..."

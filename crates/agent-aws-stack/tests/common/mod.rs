@@ -1,7 +1,7 @@
 //! What the binary's integration tests share.
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Output};
 
 /// The binary with a clean environment (only PATH and HOME), run in `dir`.
 pub fn cli(dir: &Path) -> Command {
@@ -11,4 +11,15 @@ pub fn cli(dir: &Path) -> Command {
         .env("HOME", dir)
         .current_dir(dir);
     cmd
+}
+
+/// Exit status, stdout and stderr of a run, for assertion messages.
+#[allow(dead_code)] // not every test binary that includes this module prints runs
+pub fn text(output: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}--- stderr\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
 }
