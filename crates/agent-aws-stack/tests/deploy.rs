@@ -35,18 +35,8 @@ use common::text;
 /// The binary with only what it needs from the environment: PATH, HOME and the emulator's
 /// endpoint and dummy credentials.
 fn cli(dir: &Path) -> Command {
-    let mut cmd = common::cli(dir);
+    let mut cmd = common::aws_cli(dir);
     cmd.env("NO_COLOR", "1");
-    for key in [
-        "AWS_ENDPOINT_URL",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_REGION",
-    ] {
-        if let Some(value) = std::env::var_os(key) {
-            cmd.env(key, value);
-        }
-    }
     cmd.env("AWS_REGION", REGION);
     // moto 5.2.5 fails (HTTP 500) on an `AWS::SSM::Parameter` with `Tags`, which the
     // example's SEMAPHORE_AGENT_TAGS adds; empty means "no tags".

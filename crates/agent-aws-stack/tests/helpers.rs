@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::text;
+use common::{aws_cli, text};
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -17,22 +17,6 @@ use aws_test_support::{moto, unique};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The binary with the test's AWS settings (moto) and nothing else.
-fn aws_cli(dir: &Path) -> Command {
-    let mut cmd = common::cli(dir);
-    for key in [
-        "AWS_ENDPOINT_URL",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_REGION",
-    ] {
-        if let Some(value) = std::env::var_os(key) {
-            cmd.env(key, value);
-        }
-    }
-    cmd
 }
 
 fn run_with_stdin(mut cmd: Command, input: &str) -> Output {

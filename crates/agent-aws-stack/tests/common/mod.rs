@@ -13,6 +13,23 @@ pub fn cli(dir: &Path) -> Command {
     cmd
 }
 
+/// [`cli`] plus the test's AWS settings (moto's endpoint and dummy credentials), nothing more.
+#[allow(dead_code)] // not every test binary that includes this module talks to AWS
+pub fn aws_cli(dir: &Path) -> Command {
+    let mut cmd = cli(dir);
+    for key in [
+        "AWS_ENDPOINT_URL",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_REGION",
+    ] {
+        if let Some(value) = std::env::var_os(key) {
+            cmd.env(key, value);
+        }
+    }
+    cmd
+}
+
 /// Exit status, stdout and stderr of a run, for assertion messages.
 #[allow(dead_code)] // not every test binary that includes this module prints runs
 pub fn text(output: &Output) -> String {
