@@ -26,10 +26,10 @@ enum Command {
         /// The stack's agent parameter, `<stack>-config`
         config_parameter: String,
         /// Attempts at each SSM read
-        #[arg(long, default_value_t = 30)]
+        #[arg(long, default_value_t = Retry::default().attempts)]
         attempts: u32,
         /// Shortest and longest pause between attempts, in milliseconds
-        #[arg(long, value_name = "MIN-MAX", default_value = "750-5000")]
+        #[arg(long, value_name = "MIN-MAX", default_value_t = default_pause())]
         pause_ms: String,
     },
     /// Power off when the agent is gone (run every minute)
@@ -97,6 +97,16 @@ impl LayoutArgs {
         }
         layout
     }
+}
+
+/// [`Retry::default`]'s pauses as `MIN-MAX` milliseconds.
+fn default_pause() -> String {
+    let retry = Retry::default();
+    format!(
+        "{}-{}",
+        retry.min_pause.as_millis(),
+        retry.max_pause.as_millis()
+    )
 }
 
 fn retry(attempts: u32, pause_ms: &str) -> Result<Retry, String> {

@@ -9,7 +9,10 @@ use anyhow::{Context as _, Result, bail};
 use aws_sdk_ec2::types::Filter;
 use clap::{Args, Subcommand};
 use lambda_support::AwsFailure;
+use stack_deploy::Ui as _;
 use stack_template::assets::VERSION;
+
+use super::ui::TermUi;
 
 /// `token`.
 #[derive(Debug, Args)]
@@ -254,14 +257,14 @@ pub fn images(args: ImagesArgs) -> Result<()> {
             return Ok(());
         }
         if !args.yes {
-            if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
-                bail!("deleting {} image(s) needs approval but no terminal is attached: run again with --yes (or --dry-run to list only)", doomed.len());
-            }
-            eprint!("Delete {} image(s) and their snapshots? [y/N] ", doomed.len());
-            let mut answer = String::new();
-            std::io::stdin().read_line(&mut answer)?;
-            if !matches!(answer.trim(), "y" | "Y" | "yes") {
-                bail!("not deleted");
+            let question = format!("Delete {} image(s) and their snapshots?", doomed.len());
+            match TermUi::new().confirm(&question) {
+                Ok(true) => {}
+                Ok(false) => bail!("not deleted"),
+                Err(why) => bail!(
+                    "deleting {} image(s) needs approval but {why}: run again with --yes (or --dry-run to list only)",
+                    doomed.len()
+                ),
             }
         }
         for image in doomed {
