@@ -22,9 +22,9 @@ PACKER ?= packer
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 
 # What each image's hash covers; crates/stack-template/src/fingerprint.rs lists the same.
-IMAGE_SOURCES_linux := Makefile packer/linux crates/agent-instance/Cargo.toml crates/agent-instance/src crates/lambda-support/Cargo.toml crates/lambda-support/src
+IMAGE_SOURCES_linux := Makefile packer/linux crates/agent-instance/Cargo.toml crates/agent-instance/src crates/aws-support/Cargo.toml crates/aws-support/src crates/stack-contract/Cargo.toml crates/stack-contract/src
 IMAGE_SOURCES_windows := Makefile packer/windows
-IMAGE_SOURCES_macos := Makefile packer/macos crates/agent-instance/Cargo.toml crates/agent-instance/src crates/lambda-support/Cargo.toml crates/lambda-support/src
+IMAGE_SOURCES_macos := Makefile packer/macos crates/agent-instance/Cargo.toml crates/agent-instance/src crates/aws-support/Cargo.toml crates/aws-support/src crates/stack-contract/Cargo.toml crates/stack-contract/src
 
 # MD5 of every file's MD5 (lowercase hex, sorted, one per line); `target` folders excluded.
 # macOS has `md5 -r` (same output shape) instead of md5sum.
@@ -70,13 +70,13 @@ AMI_NAME = $(AMI_PREFIX)-v$(VERSION)-$(IMAGE_OS)-$(AMI_ARCH)-$(HASH)
 # The agent-instance binary baked into Linux and macOS images.
 ifeq ($(PACKER_OS),macos)
 RUST_TARGET := $(if $(filter arm64,$(AMI_ARCH)),aarch64,x86_64)-apple-darwin
-INSTANCE_BUILD := cargo build --release --locked -p agent-instance --target $(RUST_TARGET)
+INSTANCE_BUILD := cargo build --profile dist --locked -p agent-instance --target $(RUST_TARGET)
 else
 # glibc 2.31 (focal) so one binary runs on every supported Ubuntu.
 RUST_TARGET := $(if $(filter arm64,$(AMI_ARCH)),aarch64,x86_64)-unknown-linux-gnu
-INSTANCE_BUILD := cargo zigbuild --release --locked -p agent-instance --target $(RUST_TARGET).2.31
+INSTANCE_BUILD := cargo zigbuild --profile dist --locked -p agent-instance --target $(RUST_TARGET).2.31
 endif
-INSTANCE_BINARY := $(CURDIR)/target/$(RUST_TARGET)/release/agent-instance
+INSTANCE_BINARY := $(CURDIR)/target/$(RUST_TARGET)/dist/agent-instance
 
 COMMON_VARS = -var 'stack_version=v$(VERSION)' -var 'hash=$(HASH)' -var 'region=$(AWS_REGION)' \
 	-var 'ami_prefix=$(AMI_PREFIX)' -var 'arch=$(AMI_ARCH)' -var 'instance_type=$(AMI_INSTANCE_TYPE)' \

@@ -12,7 +12,7 @@ if [ ! -x "$VENV/bin/moto_server" ]; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
 fi
-cargo build --release -p scaler
+cargo build --profile dist -p scaler
 cargo build -p scaler --example cold_start
 
 port=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -25,8 +25,8 @@ for _ in $(seq 1 50); do
 done
 
 AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 \
-  target/debug/examples/cold_start target/release/scaler "${RUNS:-20}"
-echo "native release binary: $(stat -c %s target/release/scaler) bytes"
+  target/debug/examples/cold_start target/dist/scaler "${RUNS:-20}"
+echo "native release binary: $(stat -c %s target/dist/scaler) bytes"
 
 if ls dist/lambdas/*.zip >/dev/null 2>&1; then
   for zip in dist/lambdas/*.zip; do

@@ -61,12 +61,12 @@ enum Command {
     Destroy(cmd::stack::DestroyArgs),
     /// Store the agent registration token (from stdin or a hidden prompt) as the encrypted
     /// SSM parameter SEMAPHORE_AGENT_TOKEN_PARAMETER_NAME.
-    Token(cmd::helpers::TokenArgs),
+    Token(cmd::token::TokenArgs),
     /// Print the IAM policy CloudFormation needs for this stack, to create the execution
     /// role's managed policy from (`aws iam create-policy --policy-document file://...`).
-    ExecutionPolicy(cmd::helpers::ExecutionPolicyArgs),
+    ExecutionPolicy(cmd::execution_policy::ExecutionPolicyArgs),
     /// Manage this account's agent images.
-    Images(cmd::helpers::ImagesArgs),
+    Images(cmd::images::ImagesArgs),
 }
 
 fn main() -> ExitCode {
@@ -80,11 +80,9 @@ fn main() -> ExitCode {
         Command::Bootstrap(args) => cmd::stack::bootstrap(args),
         Command::Deploy(args) => cmd::stack::deploy(cli.config.as_deref(), args),
         Command::Destroy(args) => cmd::stack::destroy(cli.config.as_deref(), args),
-        Command::Token(args) => cmd::helpers::token(cli.config.as_deref(), args),
-        Command::ExecutionPolicy(args) => {
-            cmd::helpers::execution_policy(cli.config.as_deref(), args)
-        }
-        Command::Images(args) => cmd::helpers::images(args),
+        Command::Token(args) => cmd::token::run(cli.config.as_deref(), args),
+        Command::ExecutionPolicy(args) => cmd::execution_policy::run(cli.config.as_deref(), args),
+        Command::Images(args) => cmd::images::run(args),
         Command::Diff(args) => {
             return match cmd::stack::diff(cli.config.as_deref(), args) {
                 Ok(false) => ExitCode::SUCCESS,

@@ -18,7 +18,7 @@ use anyhow::{Context as _, Result};
 use crate::files::{Owner, ensure_dir, merge_lines, write_atomically};
 use crate::instance::{InstanceAws, Metadata, Retry};
 use crate::layout::{Layout, run};
-use crate::params::{AgentParams, agent_config_yaml, github_known_hosts};
+use crate::params::{AgentParameters, agent_config_yaml, github_known_hosts};
 use crate::presign::caller_identity_url;
 
 /// Progress lines on stdout (cloud-init keeps them), each with the time since the start.
@@ -83,7 +83,7 @@ pub async fn boot(
         "Fetching agent params from SSM parameter '{config_parameter}'..."
     ));
     let text = aws.parameter(config_parameter, false, retry).await?;
-    let params = AgentParams::parse(config_parameter, &text)?;
+    let params = AgentParameters::parse(config_parameter, &text)?;
 
     progress.say(&format!(
         "Fetching GitHub SSH host keys from SSM parameter '{}'...",

@@ -14,7 +14,7 @@ use aws_config::imds::credentials::ImdsCredentialsProvider;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::{ProvideCredentials as _, SharedCredentialsProvider};
-use lambda_support::AwsFailure;
+use aws_support::AwsFailure;
 
 /// How SSM reads are retried at boot. Instance-profile credentials and fresh IAM roles can
 /// take a few seconds to work after launch, so every failure but a missing parameter is

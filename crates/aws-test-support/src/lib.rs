@@ -9,13 +9,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_config::SdkConfig;
 use aws_sdk_autoscaling::types::Tag;
-use lambda_support::CallBudget;
+use aws_support::CallBudget;
 
 /// The SDK configuration for moto, or `None` (with a note on stderr) when no emulator runs.
 pub async fn moto(test: &str) -> Option<SdkConfig> {
     match std::env::var("AWS_ENDPOINT_URL") {
         Ok(url) if url.starts_with("http://127.0.0.1") || url.starts_with("http://localhost") => {
-            Some(lambda_support::sdk_config(CallBudget::TICK).await)
+            Some(aws_support::sdk_config(CallBudget::TICK).await)
         }
         _ => {
             eprintln!(

@@ -2,9 +2,11 @@
 //! from a [`RawConfig`], applying defaults and every validation rule. All problems are collected
 //! and reported together.
 //!
-//! Values that the template writes verbatim (ASG sizes, the overprovision factor, the
-//! disconnect settings, macOS host flags) are kept as the user wrote them, so templates stay
-//! byte-compatible with the original's; they are still checked here.
+//! Values that the template writes verbatim (ASG sizes, the overprovision factor, macOS host
+//! flags) are kept as the user wrote them, so templates stay byte-compatible with the
+//! original's; they are still checked here. Values that an instance or the agent parses (the
+//! disconnect settings, the architecture) are validated with the readers' own rules from
+//! `stack-contract` and kept typed, so a configuration that passes here boots.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -13,6 +15,7 @@ use crate::error::ConfigError;
 use crate::params::*;
 use crate::parse::{self, Tag};
 use crate::raw::RawConfig;
+use stack_contract::agent_params;
 
 /// Longest stack name the original accepts (CloudFormation's own limit).
 pub const MAX_STACK_NAME_LEN: usize = 128;
@@ -104,7 +107,8 @@ pub struct MacHosts {
     pub auto_release_host: String,
 }
 
-/// The scaler's overprovisioning settings, passed to the Lambda verbatim.
+/// The scaler's overprovisioning settings: passed to the Lambda verbatim, validated with
+/// the scaler's own reader ([`stack_contract::Overprovision::parse`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Overprovision {
     /// `none`, `number` or `percentage`.
@@ -112,6 +116,41 @@ pub struct Overprovision {
     /// The factor exactly as written (the original validated it with `parseInt` but passed
     /// the string on).
     pub factor: String,
+}
+
+/// The agents' CPU architecture (`SEMAPHORE_AGENT_ARCH`), which selects the AMI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Arch {
+    /// `x86_64`.
+    #[serde(rename = "x86_64")]
+    X86_64,
+    /// `arm64`.
+    #[serde(rename = "arm64")]
+    Arm64,
+}
+
+impl Arch {
+    /// The value as written in the configuration and in AMI names.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64",
+            Arch::Arm64 => "arm64",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Arch> {
+        match text {
+            "x86_64" => Some(Arch::X86_64),
+            "arm64" => Some(Arch::Arm64),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Arch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The on-demand/spot mix of the mixed instances policy.
@@ -165,14 +204,14 @@ pub struct StackConfig {
     pub asg_new_instances_protected_from_scale_in: bool,
     /// Explicit availability zones.
     pub azs: Vec<String>,
-    /// `disconnectAfterJob` for the agent, verbatim.
-    pub disconnect_after_job: String,
-    /// `disconnectAfterIdleTimeout` for the agent, verbatim.
-    pub disconnect_after_idle_timeout: String,
+    /// The agent disconnects (and its instance terminates) after one job.
+    pub disconnect_after_job: bool,
+    /// Seconds an idle agent waits before it disconnects (0: never).
+    pub disconnect_after_idle_timeout_secs: u32,
     /// Agent OS.
     pub os: AgentOs,
-    /// Agent architecture, verbatim.
-    pub arch: String,
+    /// Agent architecture.
+    pub arch: Arch,
     /// Existing security group to use instead of creating one.
     pub security_group_id: Option<String>,
     /// EC2 key pair.
@@ -324,16 +363,11 @@ impl StackConfig {
             strategy: r.str(OVERPROVISION_STRATEGY),
             factor: r.str(OVERPROVISION_FACTOR),
         };
-        match overprovision.strategy.as_str() {
-            "none" => {}
-            "number" | "percentage" => match parse::js_parse_int(&overprovision.factor) {
-                None => r.problem(format!("{OVERPROVISION_FACTOR} is invalid")),
-                Some(n) if n.value < 1 => {
-                    r.problem(format!("{OVERPROVISION_FACTOR} must be greater than zero"))
-                }
-                Some(_) => {}
-            },
-            _ => r.problem(format!("{OVERPROVISION_STRATEGY} is invalid")),
+        // The scaler's own reader, whose messages are the original's wording.
+        if let Err(e) =
+            stack_contract::Overprovision::parse(&overprovision.strategy, &overprovision.factor)
+        {
+            r.problem(e.to_string());
         }
 
         // --- Checks the original left to CDK or CloudFormation, reported up front here.
@@ -421,6 +455,47 @@ impl StackConfig {
             ));
         }
 
+        // Values each instance parses at boot: refused here, or every instance would fail
+        // its boot and be replaced, again and again.
+        let disconnect_after_job_text = r.str(DISCONNECT_AFTER_JOB);
+        let disconnect_after_job = match agent_params::disconnect_after_job(
+            &disconnect_after_job_text,
+        ) {
+            Some(value) => value,
+            None => {
+                r.problem(format!(
+                        "{DISCONNECT_AFTER_JOB} '{disconnect_after_job_text}' is invalid: use true or false"
+                    ));
+                true
+            }
+        };
+        let idle_text = r.str(DISCONNECT_AFTER_IDLE_TIMEOUT);
+        let disconnect_after_idle_timeout_secs = match agent_params::idle_timeout_secs(&idle_text) {
+            Some(secs) => secs,
+            None => {
+                r.problem(format!(
+                    "{DISCONNECT_AFTER_IDLE_TIMEOUT} '{idle_text}' is invalid: use a whole number of seconds from 0 to {} (0: never disconnect when idle)",
+                    agent_params::MAX_IDLE_TIMEOUT_SECS
+                ));
+                0
+            }
+        };
+        let arch_text = r.str(ARCH);
+        let arch = match Arch::parse(&arch_text) {
+            Some(arch) => arch,
+            None => {
+                r.problem(format!(
+                    "{ARCH} '{arch_text}' is invalid: use x86_64 or arm64"
+                ));
+                Arch::X86_64
+            }
+        };
+        if arch == Arch::Arm64 && os == AgentOs::Windows && r.raw.get(AMI).is_none() {
+            r.problem(format!(
+                "{ARCH} 'arm64' is invalid with {OS} 'windows': the Windows agent image is built for x86_64 only; use x86_64, or set {AMI} to an arm64 image of your own"
+            ));
+        }
+
         let volume = match r.opt(VOLUME_NAME) {
             None => None,
             Some(device_name) => read_volume(&mut r, device_name),
@@ -504,10 +579,10 @@ impl StackConfig {
             asg_new_instances_protected_from_scale_in: r
                 .bool(ASG_NEW_INSTANCES_PROTECTED_FROM_SCALE_IN),
             azs,
-            disconnect_after_job: r.str(DISCONNECT_AFTER_JOB),
-            disconnect_after_idle_timeout: r.str(DISCONNECT_AFTER_IDLE_TIMEOUT),
+            disconnect_after_job,
+            disconnect_after_idle_timeout_secs,
             os,
-            arch: r.str(ARCH),
+            arch,
             security_group_id: r.opt(SECURITY_GROUP_ID),
             key_name: r.opt(KEY_NAME),
             cache_bucket_name: r.opt(CACHE_BUCKET_NAME),

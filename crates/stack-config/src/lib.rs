@@ -27,8 +27,8 @@ pub mod parse;
 mod raw;
 
 pub use config::{
-    AgentOs, Imds, InstancesDistribution, MAX_STACK_NAME_LEN, MIN_INSTANCE_LIFETIME_SECS, MacHosts,
-    Overprovision, StackConfig, Validated, Volume, VpcPlacement, is_valid_stack_name,
+    AgentOs, Arch, Imds, InstancesDistribution, MAX_STACK_NAME_LEN, MIN_INSTANCE_LIFETIME_SECS,
+    MacHosts, Overprovision, StackConfig, Validated, Volume, VpcPlacement, is_valid_stack_name,
 };
 pub use error::ConfigError;
 pub use parse::Tag;

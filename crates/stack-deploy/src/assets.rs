@@ -1,7 +1,7 @@
 //! Lambda code in the assets bucket: content-addressed keys, so an object already there is
 //! never uploaded again.
 
-use lambda_support::AwsFailure;
+use aws_support::AwsFailure;
 use sha2::{Digest as _, Sha256};
 
 use crate::cloud::Storage;

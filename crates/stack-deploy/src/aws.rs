@@ -2,7 +2,7 @@
 
 use aws_sdk_cloudformation as cfn;
 use aws_sdk_cloudformation::types::{Capability, ChangeSetType, Tag};
-use lambda_support::AwsFailure;
+use aws_support::AwsFailure;
 
 use crate::cloud::{
     ChangeSetInfo, ChangeSetKind, ChangeSetRequest, Fleet, GroupInstance, ResourceChange,

@@ -28,22 +28,7 @@ const BUCKET_ID: &str = "AssetsBucket";
 /// The execution role's logical id in our bootstrap stack.
 const ROLE_ID: &str = "CloudFormationExecutionRole";
 
-/// The AWS partition of a region (`aws`, `aws-cn`, `aws-us-gov`).
-pub fn partition(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
-    }
-}
-
-/// The assets bucket for an account and region (CDK's name, which `synth` writes into the
-/// Lambdas' `Code`).
-pub fn bucket_name(account: &str, region: &str) -> String {
-    format!("cdk-hnb659fds-assets-{account}-{region}")
-}
+pub use stack_contract::aws::{assets_bucket as bucket_name, partition};
 
 /// Our execution role's name.
 pub fn execution_role_name(account: &str, region: &str) -> String {

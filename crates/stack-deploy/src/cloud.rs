@@ -4,7 +4,7 @@
 
 use std::future::Future;
 
-use lambda_support::AwsFailure;
+use aws_support::AwsFailure;
 
 /// A stack as `DescribeStacks` reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use lambda_support::{AwsFailure, FailureKind};
+use aws_support::{AwsFailure, FailureKind};
 use serde_json::Value;
 
 use crate::cloud::{

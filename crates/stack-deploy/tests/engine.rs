@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use lambda_support::{AwsFailure, FailureKind};
+use aws_support::{AwsFailure, FailureKind};
 use serde_json::json;
 use stack_deploy::cloud::{
     ChangeSetInfo, ChangeSetRequest, Fleet, GroupInstance, StackEvent, StackInfo, StackResource,

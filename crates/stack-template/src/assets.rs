@@ -85,8 +85,4 @@ impl LambdaAsset {
     }
 }
 
-/// The assets bucket: the one CDK's default bootstrap creates (qualifier `hnb659fds`), so an
-/// account bootstrapped for the original needs nothing more.
-pub fn assets_bucket(account: &str, region: &str) -> String {
-    format!("cdk-hnb659fds-assets-{account}-{region}")
-}
+pub use stack_contract::aws::assets_bucket;

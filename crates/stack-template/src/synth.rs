@@ -15,6 +15,8 @@ use crate::ids::*;
 use crate::lookups::{Lookups, SubnetType};
 use crate::model::{Resource, Template, aws_managed_policy, get_att, join, reference};
 use crate::tags;
+use stack_contract::AgentParameters;
+use stack_contract::scaler_env::{self, ScalerEnv};
 
 /// The template's `Description`, as the original wrote it.
 pub const DESCRIPTION: &str = "Semaphore agent autoscaling stack";
@@ -39,22 +41,7 @@ pub struct Environment {
 impl Environment {
     /// The ARN partition of the region (`aws`, `aws-cn`, `aws-us-gov`, …).
     pub fn partition(&self) -> &'static str {
-        let r = self.region.as_str();
-        if r.starts_with("cn-") {
-            "aws-cn"
-        } else if r.starts_with("us-gov-") {
-            "aws-us-gov"
-        } else if r.starts_with("us-isob-") {
-            "aws-iso-b"
-        } else if r.starts_with("us-iso-") {
-            "aws-iso"
-        } else if r.starts_with("eu-isoe-") {
-            "aws-iso-e"
-        } else if r.starts_with("us-isof-") {
-            "aws-iso-f"
-        } else {
-            "aws"
-        }
+        stack_contract::aws::partition(&self.region)
     }
 }
 
@@ -361,6 +348,30 @@ impl Builder<'_> {
         );
     }
 
+    /// The scaler's environment (`stack_contract::scaler_env`), which `scaler-tick` reads.
+    fn scaler_environment(&self) -> Map<String, Value> {
+        let c = self.config;
+        let env = ScalerEnv {
+            token_parameter: c.token_parameter_name.clone(),
+            stack_name: c.stack_name.clone(),
+            endpoint: c.endpoint.clone(),
+            overprovision_strategy: c.overprovision.strategy.clone(),
+            overprovision_factor: c.overprovision.factor.clone(),
+        };
+        let mut variables: Map<String, Value> = env
+            .variables()
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), Value::String(value.to_owned())))
+            .collect();
+        // Not in the original: the scaler reads the group by name instead of searching for
+        // the stack-name tag.
+        variables.insert(
+            scaler_env::ASG_NAME.to_owned(),
+            reference(AUTO_SCALING_GROUP),
+        );
+        variables
+    }
+
     fn config_parameter(&mut self) {
         let c = self.config;
         let env_vars: Vec<String> = match &c.cache_bucket_name {
@@ -371,20 +382,19 @@ impl Builder<'_> {
             ],
             None => Vec::new(),
         };
-        // The key order is part of the contract with the on-instance scripts.
-        let value = json!({
-            "endpoint": c.endpoint,
-            "agentTokenParameterName": c.token_parameter_name,
-            "sshKeysParameterName": c.ssh_keys_parameter_name(),
-            "disconnectAfterJob": c.disconnect_after_job,
-            "disconnectAfterIdleTimeout": c.disconnect_after_idle_timeout,
-            "envVars": env_vars,
-            "usePreSignedURL": c.use_pre_signed_url,
-        });
+        let value = AgentParameters {
+            endpoint: c.endpoint.clone(),
+            token_parameter: c.token_parameter_name.clone(),
+            ssh_keys_parameter: c.ssh_keys_parameter_name(),
+            disconnect_after_job: c.disconnect_after_job,
+            disconnect_after_idle_timeout_secs: c.disconnect_after_idle_timeout_secs,
+            env_vars,
+            use_pre_signed_url: c.use_pre_signed_url,
+        };
         let resource = self.ssm_parameter(
             "Parameters required by the semaphore agent",
             c.config_parameter_name(),
-            value.to_string(),
+            value.to_json(),
         );
         self.add(CONFIG_PARAMETER, resource);
     }
@@ -836,16 +846,7 @@ impl Builder<'_> {
         let mut extra = Map::new();
         extra.insert(
             "Environment".into(),
-            json!({ "Variables": {
-                "SEMAPHORE_AGENT_TOKEN_PARAMETER_NAME": c.token_parameter_name,
-                "SEMAPHORE_AGENT_STACK_NAME": c.stack_name,
-                "SEMAPHORE_ENDPOINT": c.endpoint,
-                "SEMAPHORE_AGENT_OVERPROVISION_STRATEGY": c.overprovision.strategy,
-                "SEMAPHORE_AGENT_OVERPROVISION_FACTOR": c.overprovision.factor,
-                // Not in the original: the scaler reads the group by name instead of
-                // searching for the stack-name tag.
-                "SEMAPHORE_AGENT_ASG_NAME": reference(AUTO_SCALING_GROUP),
-            }}),
+            json!({ "Variables": self.scaler_environment() }),
         );
         extra.insert("ReservedConcurrentExecutions".into(), json!(1));
         extra.insert("Timeout".into(), json!(60));

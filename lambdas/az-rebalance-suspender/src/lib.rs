@@ -20,7 +20,7 @@ use aws_lambda_events::event::cloudformation::{
     CloudFormationCustomResourceRequest as Request, CloudFormationCustomResourceResponse,
     CloudFormationCustomResourceResponseStatus as Status,
 };
-use lambda_support::AwsFailure;
+use aws_support::AwsFailure;
 use serde_json::Value;
 use tokio::time::Instant;
 

@@ -5,11 +5,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use aws_support::AwsFailure;
 use aws_test_support::{create_group, group_state, moto, unique};
 use az_rebalance_suspender::{
     HttpResponder, MAX_RESPONSE_BYTES, PHYSICAL_ID, Responder, Suspender, handle,
 };
-use lambda_support::AwsFailure;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 use wiremock::matchers::{method, path, query_param};

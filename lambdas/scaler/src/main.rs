@@ -1,11 +1,11 @@
 //! The scaler Lambda. EventBridge invokes it every minute; it ticks every 10 s until the
-//! invocation's deadline nears (see `scaler_core::tick`), raising the agents' group to meet
+//! invocation's deadline nears (see `scaler_tick::tick`), raising the agents' group to meet
 //! Semaphore's job demand. Configuration comes from the environment variables the stack sets.
 
 use std::sync::Arc;
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use scaler_core::{AwsScaler, Settings};
+use scaler_tick::{AwsScaler, Settings};
 use serde_json::{Value, json};
 
 #[tokio::main]
@@ -14,7 +14,7 @@ async fn main() -> Result<(), Error> {
     // A broken environment is reported by every invocation (so it shows in the function's
     // error metric) rather than by a crash loop.
     let scaler: Result<Arc<AwsScaler>, String> = match Settings::from_env() {
-        Ok(settings) => Ok(Arc::new(scaler_core::aws_scaler(settings).await)),
+        Ok(settings) => Ok(Arc::new(scaler_tick::aws_scaler(settings).await)),
         Err(e) => Err(e.to_string()),
     };
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
@@ -33,7 +33,7 @@ async fn handle(
         tracing::error!("{e}");
         Error::from(e)
     })?;
-    let deadline = lambda_support::deadline_instant(event.context.deadline);
+    let deadline = aws_support::deadline_instant(event.context.deadline);
     let report = scaler.run_until(deadline).await;
     tracing::info!(
         ticks = report.ticks,

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::future::Future;
 use std::time::Duration;
 
-use lambda_support::{AwsFailure, error_chain};
+use aws_support::{AwsFailure, error_chain};
 
 /// The parameter's name.
 pub const PARAMETER_ENV: &str = "SSM_PARAMETER";

@@ -1,14 +1,14 @@
 //! The SSH keys updater Lambda, run daily by EventBridge. See the library.
 
+use aws_support::CallBudget;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use lambda_support::CallBudget;
 use serde_json::{Value, json};
 use ssh_keys_updater::{META_URL_ENV, Outcome, PARAMETER_ENV, UpdateError, update};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let sdk = lambda_support::sdk_config(CallBudget::PATIENT).await;
+    let sdk = aws_support::sdk_config(CallBudget::PATIENT).await;
     let ssm = aws_sdk_ssm::Client::new(&sdk);
     let http = reqwest::Client::new();
     let parameter = std::env::var(PARAMETER_ENV).ok().filter(|p| !p.is_empty());

@@ -57,6 +57,17 @@ try {
   foreach ($key in "endpoint", "agentTokenParameterName", "sshKeysParameterName") {
     if (-not $params.$key) { throw "agent parameters in ${ConfigParameter}: '$key' is missing or empty" }
   }
+  # The same value rules as the Linux reader (crates/stack-contract/src/agent_params.rs; a test
+  # checks that both agree on tests/fixtures/agent-params): the stack writes strings.
+  $afterJob = "$($params.disconnectAfterJob)"
+  if ($afterJob -cnotmatch '^(true|false)$') {
+    throw "agent parameters in ${ConfigParameter}: 'disconnectAfterJob' must be `"true`" or `"false`""
+  }
+  $idle = "$($params.disconnectAfterIdleTimeout)"
+  $idleSeconds = 0
+  if ($idle -cnotmatch '^[0-9]+$' -or -not [int]::TryParse($idle, [ref]$idleSeconds)) {
+    throw "agent parameters in ${ConfigParameter}: 'disconnectAfterIdleTimeout' must be a whole number of seconds from 0 to 2147483647"
+  }
 
   Say "Creating user semaphore..."
   $bytes = New-Object byte[] 48
@@ -85,8 +96,8 @@ try {
     if ($lines) { Add-Content -Path $known -Value $lines }
     $env:SemaphoreRegistrationToken = $Token
     $env:SemaphoreEndpoint = $Params.endpoint
-    $env:SemaphoreAgentDisconnectAfterJob = $Params.disconnectAfterJob
-    $env:SemaphoreAgentDisconnectAfterIdleTimeout = $Params.disconnectAfterIdleTimeout
+    $env:SemaphoreAgentDisconnectAfterJob = "$($Params.disconnectAfterJob)"
+    $env:SemaphoreAgentDisconnectAfterIdleTimeout = "$($Params.disconnectAfterIdleTimeout)"
     $env:SemaphoreAgentShutdownHook = "C:\\semaphore-agent\\hooks\\shutdown.ps1"
     $env:SemaphoreToolboxVersion = Get-Content (Join-Path $Dir "toolbox_version")
     Set-Location $Dir

@@ -1,11 +1,13 @@
 //! One module per subcommand, plus what they share: reading the configuration.
 
 pub mod config;
-pub mod helpers;
+pub mod execution_policy;
+pub mod images;
 pub mod package;
 pub mod scale_once;
 pub mod stack;
 pub mod synth;
+pub mod token;
 pub mod ui;
 
 use std::path::Path;

@@ -75,7 +75,7 @@ pub fn build(output: &Path, source: Option<&Path>) -> Result<()> {
     let mut build = Command::new("cargo");
     build
         .current_dir(&root)
-        .args(["lambda", "build", "--release", "--arm64"]);
+        .args(["lambda", "build", "--profile", "dist", "--arm64"]);
     for asset in LambdaAsset::ALL {
         build.args(["--package", asset.name()]);
     }

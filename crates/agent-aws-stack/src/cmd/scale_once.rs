@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use anyhow::{Result, bail};
 use clap::Args;
-use scaler_core::{Action, Mode, Settings, TickReport};
+use scaler_tick::{Action, Mode, Settings, TickReport};
 
 /// Options of `scale-once`.
 #[derive(Debug, Args)]
@@ -31,7 +31,7 @@ pub fn run(args: ScaleOnceArgs) -> Result<()> {
     };
     let runtime = super::runtime()?;
     let (settings, report) = runtime.block_on(async {
-        let scaler = scaler_core::aws_scaler(settings).await;
+        let scaler = scaler_tick::aws_scaler(settings).await;
         let report = scaler.tick(mode).await;
         (scaler.settings().clone(), report)
     });

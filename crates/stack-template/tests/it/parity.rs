@@ -251,7 +251,7 @@ fn custom_resource_keeps_logical_id_type_and_service_token_target() {
         config.vpc = None;
         config.ami = None;
         config.os = stack_config::AgentOs::Ubuntu("ubuntu-focal".into());
-        config.arch = "x86_64".into();
+        config.arch = stack_config::Arch::X86_64;
         let ours = synth_config(&config, &lookups, &keys)
             .expect("synthesizes")
             .template

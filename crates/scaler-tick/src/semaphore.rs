@@ -1,0 +1,274 @@
+//! Semaphore's agent metrics: `GET /api/v1/self_hosted_agents/metrics`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use aws_support::error_chain;
+use serde::{Deserialize, Serialize};
+
+/// The agent type's registration token. Never printed: `Debug` shows a placeholder and there
+/// is no `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token(String);
+
+impl Token {
+    /// Wraps the token read from SSM.
+    pub fn new(value: impl Into<String>) -> Token {
+        Token(value.into())
+    }
+
+    fn header(&self) -> String {
+        format!("Token {}", self.0)
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(<redacted>)")
+    }
+}
+
+/// What the metrics endpoint reports for the agent type.
+///
+/// `jobs` and `agents` keep every state the API sends (the demand is the sum of all job
+/// states, so a state added later counts), but `queued`/`running` and `idle`/`occupied` must
+/// be there: a partial answer is an error, not zero demand.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Metrics {
+    /// Jobs by state: `queued`, `running`, …
+    pub jobs: BTreeMap<String, u64>,
+    /// Agents by state: `idle`, `occupied`, …
+    pub agents: BTreeMap<String, u64>,
+}
+
+impl Metrics {
+    /// Jobs in all states: the demand.
+    pub fn total_jobs(&self) -> u64 {
+        self.jobs.values().fold(0, |sum, n| sum.saturating_add(*n))
+    }
+
+    /// Parses a 200 answer, naming what is wrong.
+    pub fn parse(body: &[u8]) -> Result<Metrics, String> {
+        #[derive(Deserialize)]
+        struct Wire {
+            jobs: BTreeMap<String, u64>,
+            agents: BTreeMap<String, u64>,
+        }
+        let wire: Wire = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+        for (group, map, keys) in [
+            ("jobs", &wire.jobs, ["queued", "running"]),
+            ("agents", &wire.agents, ["idle", "occupied"]),
+        ] {
+            for key in keys {
+                if !map.contains_key(key) {
+                    return Err(format!("missing field `{group}.{key}`"));
+                }
+            }
+        }
+        Ok(Metrics {
+            jobs: wire.jobs,
+            agents: wire.agents,
+        })
+    }
+}
+
+/// Why the metrics could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SemaphoreError {
+    /// 401/404: the token is not an agent type's registration token for this organization.
+    #[error(
+        "Semaphore rejected the agent type registration token with {status} at {url}: check that the SSM parameter holds the registration token of an agent type of this organization (SEMAPHORE_ENDPOINT)"
+    )]
+    Rejected {
+        /// The URL called.
+        url: String,
+        /// The status.
+        status: u16,
+    },
+    /// Any other non-200 answer.
+    #[error("Semaphore answered {status} at {url}")]
+    Status {
+        /// The URL called.
+        url: String,
+        /// The status.
+        status: u16,
+    },
+    /// No answer within the time limit.
+    #[error("Semaphore did not answer within {timeout_ms} ms at {url}")]
+    Timeout {
+        /// The URL called.
+        url: String,
+        /// The limit.
+        timeout_ms: u128,
+    },
+    /// Connection or protocol failure.
+    #[error("cannot reach Semaphore at {url}: {detail}")]
+    Transport {
+        /// The URL called.
+        url: String,
+        /// What went wrong.
+        detail: String,
+    },
+    /// A 200 answer that is not the metrics document.
+    #[error("Semaphore sent malformed metrics from {url}: {detail}")]
+    Malformed {
+        /// The URL called.
+        url: String,
+        /// What is wrong with it.
+        detail: String,
+    },
+}
+
+impl SemaphoreError {
+    /// Whether the token should be read again before the next call.
+    pub fn token_rejected(&self) -> bool {
+        matches!(self, SemaphoreError::Rejected { .. })
+    }
+
+    fn retryable(&self) -> bool {
+        match self {
+            SemaphoreError::Status { status, .. } => *status == 429 || *status >= 500,
+            SemaphoreError::Timeout { .. } | SemaphoreError::Transport { .. } => true,
+            SemaphoreError::Rejected { .. } | SemaphoreError::Malformed { .. } => false,
+        }
+    }
+}
+
+/// HTTP client for the metrics endpoint.
+#[derive(Debug, Clone)]
+pub struct SemaphoreClient {
+    http: reqwest::Client,
+    url: String,
+    attempt_timeout: Duration,
+    budget: Duration,
+}
+
+impl SemaphoreClient {
+    /// Each attempt may take `attempt_timeout`; retries (on 429, 5xx, timeouts and connection
+    /// failures) stop once `budget` is spent.
+    pub fn new(url: impl Into<String>, attempt_timeout: Duration, budget: Duration) -> Self {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!(
+                "agent-aws-stack-scaler/",
+                env!("CARGO_PKG_VERSION")
+            ))
+            .connect_timeout(attempt_timeout.min(Duration::from_secs(1)))
+            .timeout(attempt_timeout)
+            .build()
+            // fails only when the TLS backend cannot start, where `Client::new` panics too;
+            // a fallback client would silently drop the timeouts
+            .expect("the HTTP client's TLS backend initializes");
+        SemaphoreClient {
+            http,
+            url: url.into(),
+            attempt_timeout,
+            budget,
+        }
+    }
+
+    /// The URL this client calls.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Reads the metrics, retrying transient failures within the budget.
+    pub async fn metrics(&self, token: &Token) -> Result<Metrics, SemaphoreError> {
+        let started = tokio::time::Instant::now();
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            let result = self.attempt(token).await;
+            match result {
+                Err(e)
+                    if e.retryable()
+                        && started.elapsed() + backoff + self.attempt_timeout <= self.budget =>
+                {
+                    tracing::debug!(error = %e, "retrying the Semaphore metrics call");
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn attempt(&self, token: &Token) -> Result<Metrics, SemaphoreError> {
+        let url = || self.url.clone();
+        let transport = |e: reqwest::Error| {
+            if e.is_timeout() {
+                SemaphoreError::Timeout {
+                    url: url(),
+                    timeout_ms: self.attempt_timeout.as_millis(),
+                }
+            } else {
+                SemaphoreError::Transport {
+                    url: url(),
+                    detail: error_chain(&e),
+                }
+            }
+        };
+        let response = self
+            .http
+            .get(&self.url)
+            .header(reqwest::header::AUTHORIZATION, token.header())
+            // The original sent this header; keep it for whoever reads the hub's logs.
+            .header("Agent", "aws-dynamic-scaler")
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(transport)?;
+        let status = response.status().as_u16();
+        match status {
+            200 => {}
+            401 | 404 => return Err(SemaphoreError::Rejected { url: url(), status }),
+            _ => return Err(SemaphoreError::Status { url: url(), status }),
+        }
+        let body = response.bytes().await.map_err(transport)?;
+        Metrics::parse(&body).map_err(|detail| SemaphoreError::Malformed { url: url(), detail })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_hub_document_and_sums_all_job_states() {
+        let m = Metrics::parse(
+            br#"{"jobs":{"queued":3,"running":2,"scheduled":1},"agents":{"idle":1,"occupied":2}}"#,
+        )
+        .expect("valid");
+        assert_eq!(m.total_jobs(), 6);
+        assert_eq!(m.agents["occupied"], 2);
+    }
+
+    #[test]
+    fn partial_or_malformed_documents_are_errors() {
+        for (body, expected) in [
+            (
+                &br#"{"jobs":{"queued":3},"agents":{"idle":1,"occupied":2}}"#[..],
+                "jobs.running",
+            ),
+            (br#"{"jobs":{"queued":3,"running":1}}"#, "agents"),
+            (
+                br#"{"jobs":{"queued":-1,"running":1},"agents":{"idle":1,"occupied":2}}"#,
+                "invalid value",
+            ),
+            (
+                br#"{"jobs":{"queued":"3","running":1},"agents":{}}"#,
+                "invalid type",
+            ),
+            (br#"{"jobs":{"queued":3,"run"#, "EOF"),
+            (b"<html>Not Found</html>", "expected value"),
+        ] {
+            let err = Metrics::parse(body).expect_err("must fail");
+            assert!(err.contains(expected), "{err} should mention {expected}");
+        }
+    }
+
+    #[test]
+    fn token_debug_is_redacted() {
+        let t = Token::new("s3cr3t-token");
+        assert_eq!(format!("{t:?}"), "Token(<redacted>)");
+    }
+}
