@@ -2,8 +2,8 @@
 //! This file parses arguments, runs the command and turns the outcome into an exit status.
 
 mod cmd;
+mod target;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -22,10 +22,6 @@ struct Cli {
     /// Print more details to stderr (-v: debug, -vv: trace).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
-
-    /// JSON configuration file (wins over SEMAPHORE_AGENT_STACK_CONFIG).
-    #[arg(long, global = true, value_name = "FILE")]
-    config: Option<PathBuf>,
 
     #[command(subcommand)]
     command: Command,
@@ -73,18 +69,18 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose);
     let result = match cli.command {
-        Command::Synth(args) => cmd::synth::run(cli.config.as_deref(), args),
-        Command::Config(args) => cmd::config::run(cli.config.as_deref(), args),
+        Command::Synth(args) => cmd::synth::run(args),
+        Command::Config(args) => cmd::config::run(args),
         Command::ScaleOnce(args) => cmd::scale_once::run(args),
         Command::Package(args) => cmd::package::run(args),
         Command::Bootstrap(args) => cmd::stack::bootstrap(args),
-        Command::Deploy(args) => cmd::stack::deploy(cli.config.as_deref(), args),
-        Command::Destroy(args) => cmd::stack::destroy(cli.config.as_deref(), args),
-        Command::Token(args) => cmd::token::run(cli.config.as_deref(), args),
-        Command::ExecutionPolicy(args) => cmd::execution_policy::run(cli.config.as_deref(), args),
+        Command::Deploy(args) => cmd::stack::deploy(args),
+        Command::Destroy(args) => cmd::stack::destroy(args),
+        Command::Token(args) => cmd::token::run(args),
+        Command::ExecutionPolicy(args) => cmd::execution_policy::run(args),
         Command::Images(args) => cmd::images::run(args),
         Command::Diff(args) => {
-            return match cmd::stack::diff(cli.config.as_deref(), args) {
+            return match cmd::stack::diff(args) {
                 Ok(false) => ExitCode::SUCCESS,
                 Ok(true) => ExitCode::from(1),
                 Err(error) => {

@@ -65,11 +65,18 @@ impl CallBudget {
 /// Loads the SDK configuration from the environment (region, credentials, and
 /// `AWS_ENDPOINT_URL` for emulators) with `budget`'s timeouts and retries.
 pub async fn sdk_config(budget: CallBudget) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
+    sdk_config_in(budget, None).await
+}
+
+/// [`sdk_config`] for a region decided by the caller (else the environment's).
+pub async fn sdk_config_in(budget: CallBudget, region: Option<String>) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(budget.timeouts())
-        .retry_config(budget.retries())
-        .load()
-        .await
+        .retry_config(budget.retries());
+    if let Some(region) = region {
+        loader = loader.region(aws_config::Region::new(region));
+    }
+    loader.load().await
 }
 
 /// Error codes AWS uses for throttling, across services.

@@ -1,8 +1,6 @@
 //! `agent-aws-stack config`: the resolved configuration, with defaults filled in and the
 //! source of every value, then the validation verdict.
 
-use std::path::Path;
-
 use anyhow::Result;
 use clap::Args;
 use serde::Serialize;
@@ -10,6 +8,9 @@ use serde::Serialize;
 /// Arguments of `config`.
 #[derive(Debug, Args)]
 pub struct ConfigArgs {
+    #[command(flatten)]
+    config: super::ConfigArg,
+
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -24,8 +25,8 @@ struct Entry<'a> {
 }
 
 /// Prints every parameter; fails (after printing) when the configuration is invalid.
-pub fn run(config_flag: Option<&Path>, args: ConfigArgs) -> Result<()> {
-    let raw = super::load_raw(config_flag)?;
+pub fn run(args: ConfigArgs) -> Result<()> {
+    let raw = super::load_raw(args.config.path())?;
     let resolved = raw.resolved();
     let entries: Vec<Entry<'_>> = resolved
         .iter()

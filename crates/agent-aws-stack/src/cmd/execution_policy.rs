@@ -1,13 +1,14 @@
 //! `execution-policy`: prints the IAM policy CloudFormation needs to deploy this stack.
 
-use std::path::Path;
-
 use anyhow::Result;
 use clap::Args;
 
 /// `execution-policy`.
 #[derive(Debug, Args)]
 pub struct ExecutionPolicyArgs {
+    #[command(flatten)]
+    config: super::ConfigArg,
+
     /// The ARN partition (`aws`, `aws-cn`, `aws-us-gov`).
     #[arg(long, default_value = "aws")]
     partition: String,
@@ -15,8 +16,8 @@ pub struct ExecutionPolicyArgs {
 
 /// Prints the IAM policy CloudFormation needs for this stack (for
 /// `bootstrap --cloudformation-execution-policies`).
-pub fn run(config_flag: Option<&Path>, args: ExecutionPolicyArgs) -> Result<()> {
-    let raw = super::load_raw(config_flag)?;
+pub fn run(args: ExecutionPolicyArgs) -> Result<()> {
+    let raw = super::load_raw(args.config.path())?;
     let config = super::validate(&raw)?;
     let document = stack_deploy::execution_policy::document(&config.stack_name, &args.partition);
     print!("{}", stack_template::model::to_pretty_json(&document));

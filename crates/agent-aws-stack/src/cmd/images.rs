@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::target::RegionArgs;
 use anyhow::{Result, bail};
 use aws_sdk_ec2::types::Filter;
 use aws_support::AwsFailure;
@@ -37,9 +38,8 @@ struct PruneArgs {
     /// Keep images of this version too (repeatable), e.g. v0.10.0.
     #[arg(long, value_name = "VERSION")]
     keep_version: Vec<String>,
-    /// AWS region (else AWS_REGION or the profile's).
-    #[arg(long)]
-    region: Option<String>,
+    #[command(flatten)]
+    region: RegionArgs,
 }
 
 /// An agent image and what becomes of it.
@@ -136,7 +136,7 @@ async fn plan(ec2: &aws_sdk_ec2::Client, keep_versions: &[String]) -> Result<Vec
 pub fn run(args: ImagesArgs) -> Result<()> {
     let ImagesCommand::Prune(args) = args.command;
     super::runtime()?.block_on(async {
-        let sdk = stack_lookups::aws_config(args.region.clone()).await;
+        let sdk = args.region.resolve().await?.sdk().await;
         let ec2 = aws_sdk_ec2::Client::new(&sdk);
         let images = plan(&ec2, &args.keep_version).await?;
         let doomed: Vec<&Image> = images.iter().filter(|i| i.keep.is_none()).collect();

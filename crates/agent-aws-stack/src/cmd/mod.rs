@@ -10,10 +10,25 @@ pub mod synth;
 pub mod token;
 pub mod ui;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 use stack_config::{RawConfig, StackConfig, Validated};
+
+/// `--config`, for the commands that read the configuration.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ConfigArg {
+    /// JSON configuration file (wins over SEMAPHORE_AGENT_STACK_CONFIG).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+impl ConfigArg {
+    /// The file given, if any.
+    pub fn path(&self) -> Option<&Path> {
+        self.config.as_deref()
+    }
+}
 
 /// Reads the raw configuration from `--config` or `SEMAPHORE_AGENT_STACK_CONFIG` and the
 /// process environment, telling the user on stderr which file (if any) is used.

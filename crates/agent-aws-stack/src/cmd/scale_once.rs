@@ -6,6 +6,8 @@ use std::fmt::Write as _;
 
 use anyhow::{Result, bail};
 use clap::Args;
+
+use crate::target::RegionArgs;
 use scaler_tick::{Action, Mode, Settings, TickReport};
 
 /// Options of `scale-once`.
@@ -19,6 +21,9 @@ pub struct ScaleOnceArgs {
     /// Print the tick's report as JSON instead of text.
     #[arg(long)]
     json: bool,
+
+    #[command(flatten)]
+    region: RegionArgs,
 }
 
 /// Runs one tick and prints what it read, decided and did. Fails when the tick failed.
@@ -31,10 +36,16 @@ pub fn run(args: ScaleOnceArgs) -> Result<()> {
     };
     let runtime = super::runtime()?;
     let (settings, report) = runtime.block_on(async {
-        let scaler = scaler_tick::aws_scaler(settings).await;
+        let target = args.region.resolve().await?;
+        let sdk = aws_support::sdk_config_in(
+            aws_support::CallBudget::TICK,
+            Some(target.region().to_owned()),
+        )
+        .await;
+        let scaler = scaler_tick::aws_scaler_on(settings, scaler_tick::AwsIo::new(&sdk));
         let report = scaler.tick(mode).await;
-        (scaler.settings().clone(), report)
-    });
+        anyhow::Ok((scaler.settings().clone(), report))
+    })?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

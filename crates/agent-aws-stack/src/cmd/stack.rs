@@ -17,6 +17,7 @@ use stack_template::fingerprint::hex;
 
 use super::synth::{SynthSource, Synthesis, synthesize};
 use super::ui::TermUi;
+use crate::target::{Target, TargetArgs};
 
 /// `--require-approval` values (CDK's names).
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -41,6 +42,9 @@ pub enum ProgressStyleArg {
 /// Options of `deploy`.
 #[derive(Debug, Args)]
 pub struct DeployArgs {
+    #[command(flatten)]
+    config: super::ConfigArg,
+
     #[command(flatten)]
     source: SynthSource,
 
@@ -71,6 +75,9 @@ pub struct DeployArgs {
 #[derive(Debug, Args)]
 pub struct DiffArgs {
     #[command(flatten)]
+    config: super::ConfigArg,
+
+    #[command(flatten)]
     source: SynthSource,
 
     /// Compare templates only; do not create a read-only change set for CloudFormation's
@@ -82,6 +89,9 @@ pub struct DiffArgs {
 /// Options of `destroy`.
 #[derive(Debug, Args)]
 pub struct DestroyArgs {
+    #[command(flatten)]
+    config: super::ConfigArg,
+
     /// Delete without asking.
     #[arg(long, short = 'f')]
     force: bool,
@@ -90,13 +100,8 @@ pub struct DestroyArgs {
     #[arg(long, value_name = "LOGICAL_ID")]
     retain: Vec<String>,
 
-    /// AWS account id (else the credentials' account).
-    #[arg(long)]
-    account: Option<String>,
-
-    /// AWS region (else AWS_REGION, AWS_DEFAULT_REGION or the profile's region).
-    #[arg(long)]
-    region: Option<String>,
+    #[command(flatten)]
+    target: TargetArgs,
 }
 
 /// Options of `bootstrap`.
@@ -122,8 +127,9 @@ async fn synthesized(
     config: &StackConfig,
     source: &SynthSource,
 ) -> Result<(Synthesis, AwsStacks, AwsStorage)> {
-    let synthesis = synthesize(config, source).await?;
-    let sdk = synthesis.aws_config().await;
+    let mut target = Target::resolve(&source.target, source.no_lookups).await?;
+    let synthesis = synthesize(config, source, &mut target).await?;
+    let sdk = target.sdk().await;
     Ok((synthesis, AwsStacks::new(&sdk), AwsStorage::new(&sdk)))
 }
 
@@ -161,8 +167,8 @@ async fn require_bootstrap(
 }
 
 /// Runs `deploy`.
-pub fn deploy(config_flag: Option<&Path>, args: DeployArgs) -> Result<()> {
-    let raw = super::load_raw(config_flag)?;
+pub fn deploy(args: DeployArgs) -> Result<()> {
+    let raw = super::load_raw(args.config.path())?;
     let config = super::validate(&raw)?;
     super::runtime()?.block_on(async {
         let (synthesis, stacks, storage) = synthesized(&config, &args.source).await?;
@@ -288,8 +294,8 @@ fn local_zips(dir: &Path, keys: &[String]) -> Result<Vec<(String, PathBuf, Vec<u
 }
 
 /// Runs `diff`; `Ok(true)` when the stack differs from the template.
-pub fn diff(config_flag: Option<&Path>, args: DiffArgs) -> Result<bool> {
-    let raw = super::load_raw(config_flag)?;
+pub fn diff(args: DiffArgs) -> Result<bool> {
+    let raw = super::load_raw(args.config.path())?;
     let config = super::validate(&raw)?;
     super::runtime()?.block_on(async {
         let (synthesis, stacks, storage) = synthesized(&config, &args.source).await?;
@@ -336,18 +342,15 @@ pub fn diff(config_flag: Option<&Path>, args: DiffArgs) -> Result<bool> {
 }
 
 /// Runs `destroy`.
-pub fn destroy(config_flag: Option<&Path>, args: DestroyArgs) -> Result<()> {
-    let raw = super::load_raw(config_flag)?;
+pub fn destroy(args: DestroyArgs) -> Result<()> {
+    let raw = super::load_raw(args.config.path())?;
     let config = super::validate(&raw)?;
     super::runtime()?.block_on(async {
-        let sdk = stack_lookups::aws_config(args.region.clone()).await;
-        let Some(region) = sdk.region().map(ToString::to_string) else {
-            bail!("the AWS region is unknown: pass --region, or set AWS_REGION or a region in your AWS profile");
-        };
-        let account = match &args.account {
-            Some(a) => a.clone(),
-            None => stack_lookups::caller_account(&sdk).await?,
-        };
+        // The same account and region `deploy` would use.
+        let mut target = Target::resolve(&args.target, false).await?;
+        let account = target.account().await?;
+        let region = target.region().to_owned();
+        let sdk = target.sdk().await;
         let stacks = AwsStacks::new(&sdk);
         let storage = AwsStorage::new(&sdk);
         let role = bootstrap::find(&stacks, &storage, &account, &region)
@@ -396,16 +399,14 @@ pub fn destroy(config_flag: Option<&Path>, args: DestroyArgs) -> Result<()> {
 }
 
 /// Parses `aws://ACCOUNT/REGION`.
-fn parse_environment(text: &str) -> Result<(String, String)> {
+fn parse_environment(text: &str) -> Result<Target> {
     let rest = text
         .strip_prefix("aws://")
         .with_context(|| format!("`{text}` is not an environment: write aws://ACCOUNT/REGION"))?;
     let Some((account, region)) = rest.split_once('/') else {
         bail!("`{text}` is not an environment: write aws://ACCOUNT/REGION");
     };
-    stack_lookups::environment::check_account(account)?;
-    stack_lookups::environment::check_region(region)?;
-    Ok((account.to_owned(), region.to_owned()))
+    Target::given(account.to_owned(), region.to_owned())
 }
 
 /// Runs `bootstrap`.
@@ -423,27 +424,28 @@ pub fn bootstrap(args: BootstrapArgs) -> Result<()> {
         }
     }
     if args.show_template {
-        let Some((account, region)) = &target else {
+        let Some((account, target)) = target.as_ref().and_then(|t| Some((t.known_account()?, t)))
+        else {
             bail!("--show-template needs aws://ACCOUNT/REGION");
         };
-        let template =
-            bootstrap::template(account, region, &args.cloudformation_execution_policies);
+        let template = bootstrap::template(
+            account,
+            target.region(),
+            &args.cloudformation_execution_policies,
+        );
         print!("{}", stack_template::model::to_pretty_json(&template));
         return Ok(());
     }
     super::runtime()?.block_on(async {
-        let sdk = stack_lookups::aws_config(target.as_ref().map(|(_, r)| r.clone())).await;
-        let Some(region) = sdk.region().map(ToString::to_string) else {
-            bail!("the AWS region is unknown: write aws://ACCOUNT/REGION, or set AWS_REGION or a region in your AWS profile");
+        // aws://ACCOUNT/REGION, else the same account and region `deploy` would use; the
+        // credentials must belong to that account.
+        let mut target = match target {
+            Some(target) => target,
+            None => Target::resolve(&TargetArgs::default(), false).await?,
         };
-        let account = stack_lookups::caller_account(&sdk).await?;
-        if let Some((wanted, _)) = &target
-            && *wanted != account
-        {
-            bail!(
-                "the AWS credentials are for account {account}, not {wanted}: use credentials (or a profile) of account {wanted}"
-            );
-        }
+        let account = target.verified_account().await?;
+        let region = target.region().to_owned();
+        let sdk = target.sdk().await;
         let stacks = AwsStacks::new(&sdk);
         let storage = AwsStorage::new(&sdk);
         let mut policies = args.cloudformation_execution_policies;
@@ -535,10 +537,9 @@ mod tests {
 
     #[test]
     fn environments() {
-        assert_eq!(
-            parse_environment("aws://123456789012/eu-west-1").expect("valid"),
-            ("123456789012".to_owned(), "eu-west-1".to_owned())
-        );
+        let target = parse_environment("aws://123456789012/eu-west-1").expect("valid");
+        assert_eq!(target.known_account(), Some("123456789012"));
+        assert_eq!(target.region(), "eu-west-1");
         assert!(parse_environment("123456789012/eu-west-1").is_err());
         assert!(parse_environment("aws://12345/eu-west-1").is_err());
     }

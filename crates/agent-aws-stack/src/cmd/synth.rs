@@ -2,20 +2,24 @@
 //! `--output FILE`). AWS is called only for values the context cache lacks, and never with
 //! `--no-lookups`.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Args;
 use stack_config::StackConfig;
-use stack_lookups::{ContextCache, environment};
+use stack_lookups::ContextCache;
 use stack_template::{Environment, SynthInput};
+
+use crate::target::{Target, TargetArgs};
 
 /// Arguments of `synth`.
 #[derive(Debug, Args)]
 pub struct SynthArgs {
+    #[command(flatten)]
+    config: super::ConfigArg,
+
     /// Write the template to FILE instead of stdout.
     #[arg(long, short, value_name = "FILE")]
     output: Option<PathBuf>,
@@ -41,14 +45,8 @@ pub struct SynthSource {
     #[arg(long, value_name = "FILE")]
     pub github_keys: Option<PathBuf>,
 
-    /// AWS account id (else CDK_DEPLOY_ACCOUNT, CDK_DEFAULT_ACCOUNT, or the credentials' account).
-    #[arg(long)]
-    pub account: Option<String>,
-
-    /// AWS region (else CDK_DEPLOY_REGION, CDK_DEFAULT_REGION, AWS_REGION, AWS_DEFAULT_REGION,
-    /// or the profile's region).
-    #[arg(long)]
-    pub region: Option<String>,
+    #[command(flatten)]
+    pub target: TargetArgs,
 
     /// GitHub meta API address (for tests and GitHub Enterprise mirrors).
     #[arg(long, hide = true, default_value = github_keys::META_URL)]
@@ -63,72 +61,32 @@ pub struct Synthesis {
     pub account: String,
     /// The region.
     pub region: String,
-    /// The AWS configuration, when synthesis had to load it.
-    pub aws: Option<aws_config::SdkConfig>,
-}
-
-impl Synthesis {
-    /// The AWS configuration for the stack's region: the one synthesis loaded, else loaded
-    /// now (once).
-    pub async fn aws_config(&self) -> aws_config::SdkConfig {
-        match &self.aws {
-            Some(sdk) => sdk.clone(),
-            None => stack_lookups::aws_config(Some(self.region.clone())).await,
-        }
-    }
 }
 
 /// Runs `synth`.
-pub fn run(config_flag: Option<&Path>, args: SynthArgs) -> Result<()> {
-    let raw = super::load_raw(config_flag)?;
+pub fn run(args: SynthArgs) -> Result<()> {
+    let raw = super::load_raw(args.config.path())?;
     let config = super::validate(&raw)?;
     let runtime = super::runtime()?;
-    let synthesis = runtime.block_on(synthesize(&config, &args.source))?;
+    let synthesis = runtime.block_on(async {
+        let mut target = Target::resolve(&args.source.target, args.source.no_lookups).await?;
+        synthesize(&config, &args.source, &mut target).await
+    })?;
     write_output(
         args.output.as_deref(),
         &synthesis.template.to_pretty_string(),
     )
 }
 
-/// Resolves the account and region, fills the lookups, reads the GitHub keys and renders the
-/// template.
-pub async fn synthesize(config: &StackConfig, args: &SynthSource) -> Result<Synthesis> {
-    let env: HashMap<String, String> = std::env::vars().collect();
-    let mut account = environment::account_hint(args.account.as_deref(), &env);
-    let mut region = environment::region_hint(args.region.as_deref(), &env);
-
-    // The AWS configuration is loaded only when something must come from AWS.
-    let mut aws: Option<aws_config::SdkConfig> = None;
-    if region.is_none() || account.is_none() {
-        if args.no_lookups {
-            bail!(
-                "the {} unknown and --no-lookups forbids asking AWS; pass --account and --region (or set CDK_DEFAULT_ACCOUNT and CDK_DEFAULT_REGION)",
-                match (account.is_none(), region.is_none()) {
-                    (true, true) => "account and region are",
-                    (true, false) => "account is",
-                    _ => "region is",
-                }
-            );
-        }
-        let sdk = stack_lookups::aws_config(region.clone()).await;
-        if region.is_none() {
-            region = sdk.region().map(ToString::to_string);
-        }
-        let Some(r) = &region else {
-            bail!(
-                "the AWS region is unknown: pass --region, or set AWS_REGION, CDK_DEFAULT_REGION or a region in your AWS profile"
-            );
-        };
-        environment::check_region(r)?;
-        if account.is_none() {
-            account = Some(stack_lookups::caller_account(&sdk).await?);
-        }
-        aws = Some(sdk);
-    }
-    let account = account.expect("account resolved above");
-    let region = region.expect("region resolved above");
-    environment::check_account(&account)?;
-    environment::check_region(&region)?;
+/// Fills the lookups for `target` (the account and region, resolved by the caller the one way
+/// every command does), reads the GitHub keys and renders the template.
+pub async fn synthesize(
+    config: &StackConfig,
+    args: &SynthSource,
+    target: &mut Target,
+) -> Result<Synthesis> {
+    let account = target.account().await?;
+    let region = target.region().to_owned();
 
     let mut cache = ContextCache::load(&args.context)?;
     let missing = stack_lookups::missing(config, &account, &region, &cache);
@@ -136,10 +94,7 @@ pub async fn synthesize(config: &StackConfig, args: &SynthSource) -> Result<Synt
         if args.no_lookups {
             return Err(stack_lookups::missing_error(&cache, &missing).into());
         }
-        let sdk = match aws.take() {
-            Some(sdk) => sdk,
-            None => stack_lookups::aws_config(Some(region.clone())).await,
-        };
+        let sdk = target.sdk().await;
         let ec2 = stack_lookups::AwsEc2::new(aws_sdk_ec2::Client::new(&sdk));
         eprintln!(
             "==> Looking up {} value(s) in {account}/{region}, recording them in {}",
@@ -148,7 +103,6 @@ pub async fn synthesize(config: &StackConfig, args: &SynthSource) -> Result<Synt
         );
         stack_lookups::fill(&ec2, &account, &mut cache, missing).await?;
         cache.save()?;
-        aws = Some(sdk);
     }
     let lookups = stack_lookups::from_cache(config, &account, &region, &cache)?;
     let ssh_keys = github_ssh_keys(args).await?;
@@ -170,7 +124,6 @@ pub async fn synthesize(config: &StackConfig, args: &SynthSource) -> Result<Synt
         template: synthesized.template,
         account,
         region,
-        aws,
     })
 }
 

@@ -2,8 +2,8 @@
 //! stdin or a hidden prompt and never printed.
 
 use std::io::{IsTerminal as _, Read as _};
-use std::path::Path;
 
+use crate::target::RegionArgs;
 use anyhow::{Context as _, Result, bail};
 use aws_support::AwsFailure;
 use clap::Args;
@@ -11,12 +11,14 @@ use clap::Args;
 /// `token`.
 #[derive(Debug, Args)]
 pub struct TokenArgs {
+    #[command(flatten)]
+    config: super::ConfigArg,
+
     /// Replace the token if the parameter exists (rotation).
     #[arg(long)]
     overwrite: bool,
-    /// AWS region (else AWS_REGION or the profile's).
-    #[arg(long)]
-    region: Option<String>,
+    #[command(flatten)]
+    region: RegionArgs,
 }
 
 /// Reads the token from stdin: hidden at a terminal prompt, else the whole input.
@@ -45,13 +47,13 @@ fn read_token() -> Result<String> {
 
 /// Stores the agent token as the SecureString parameter SEMAPHORE_AGENT_TOKEN_PARAMETER_NAME,
 /// encrypted with SEMAPHORE_AGENT_TOKEN_KMS_KEY (else AWS's `alias/aws/ssm`).
-pub fn run(config_flag: Option<&Path>, args: TokenArgs) -> Result<()> {
-    let raw = super::load_raw(config_flag)?;
+pub fn run(args: TokenArgs) -> Result<()> {
+    let raw = super::load_raw(args.config.path())?;
     let config = super::validate(&raw)?;
     let token = read_token()?;
     let name = config.token_parameter_name.clone();
     super::runtime()?.block_on(async {
-        let sdk = stack_lookups::aws_config(args.region.clone()).await;
+        let sdk = args.region.resolve().await?.sdk().await;
         let ssm = aws_sdk_ssm::Client::new(&sdk);
         let mut request = ssm
             .put_parameter()
