@@ -454,10 +454,19 @@ pub struct SecurityDiff {
 }
 
 impl SecurityDiff {
-    /// True when the new template grants something the deployed one did not: a new IAM
-    /// statement, trust, managed policy, Lambda permission or security group rule.
+    /// True when the new template may grant something the deployed one did not: a new IAM
+    /// statement, trust, managed policy, instance profile role, Lambda permission or security
+    /// group rule, or a removed `Deny` (or a removed statement whose effect cannot be read).
+    ///
+    /// Not broadening: an added `Deny`, and an added grant that only narrows one it replaces
+    /// (fewer actions, resources or principals, an added condition, a new rule description).
+    /// Anything else the gate cannot read counts as broadening.
     pub fn is_broadening(&self) -> bool {
-        !self.added.is_empty()
+        let widens = |new: &Grant| {
+            effect(new) != Some("Deny") && !self.removed.iter().any(|old| narrows(old, new))
+        };
+        let unblocks = |old: &Grant| is_statement(old) && effect(old) != Some("Allow");
+        self.added.iter().any(widens) || self.removed.iter().any(unblocks)
     }
 
     /// True when nothing changed.
@@ -489,6 +498,8 @@ pub enum GrantKind {
     TrustStatement,
     /// A managed policy attached to a role.
     ManagedPolicy,
+    /// A role given to the instances launched with an instance profile.
+    InstanceProfileRole,
     /// A Lambda resource policy entry (`AWS::Lambda::Permission`).
     LambdaPermission,
     /// A security group ingress rule.
@@ -503,6 +514,7 @@ impl fmt::Display for GrantKind {
             GrantKind::IamStatement => "IAM statement",
             GrantKind::TrustStatement => "trust statement",
             GrantKind::ManagedPolicy => "managed policy",
+            GrantKind::InstanceProfileRole => "instance profile role",
             GrantKind::LambdaPermission => "Lambda permission",
             GrantKind::Ingress => "ingress rule",
             GrantKind::Egress => "egress rule",
@@ -542,30 +554,27 @@ pub fn grants(template: &Value) -> BTreeSet<Grant> {
                 for statement in statements(props.get("AssumeRolePolicyDocument")) {
                     push(GrantKind::TrustStatement, id.clone(), &statement);
                 }
-                for policy in props
-                    .get("Policies")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    for statement in statements(policy.get("PolicyDocument")) {
+                for policy in items(props.get("Policies")) {
+                    // An unreadable entry (an `Fn::If`) is taken whole as its document.
+                    let document = policy.get("PolicyDocument").unwrap_or(policy);
+                    for statement in statements(Some(document)) {
                         push(GrantKind::IamStatement, id.clone(), &statement);
                     }
                 }
-                for arn in props
-                    .get("ManagedPolicyArns")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
+                for arn in items(props.get("ManagedPolicyArns")) {
                     push(GrantKind::ManagedPolicy, id.clone(), arn);
+                }
+            }
+            "AWS::IAM::InstanceProfile" => {
+                for role in items(props.get("Roles")) {
+                    push(GrantKind::InstanceProfileRole, id.clone(), role);
                 }
             }
             "AWS::IAM::Policy" | "AWS::IAM::ManagedPolicy" => {
                 let subject = ["Roles", "Users", "Groups"]
                     .iter()
                     .filter_map(|k| props.get(*k))
-                    .map(|v| canonical(v).to_string())
+                    .map(|v| sorted_list(v).to_string())
                     .collect::<Vec<_>>()
                     .join(" ");
                 for statement in statements(props.get("PolicyDocument")) {
@@ -584,12 +593,7 @@ pub fn grants(template: &Value) -> BTreeSet<Grant> {
                     ("SecurityGroupIngress", GrantKind::Ingress),
                     ("SecurityGroupEgress", GrantKind::Egress),
                 ] {
-                    for rule in props
-                        .get(key)
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                    {
+                    for rule in items(props.get(key)) {
                         push(kind, id.clone(), rule);
                     }
                 }
@@ -614,16 +618,104 @@ pub fn grants(template: &Value) -> BTreeSet<Grant> {
 }
 
 /// The statements of a policy document, one statement per action-resource group as written.
+/// A document whose statements cannot be read (an `Fn::If`) is one opaque statement, so that
+/// a change to it still counts.
 fn statements(document: Option<&Value>) -> Vec<Value> {
-    match document.and_then(|d| d.get("Statement")) {
+    let Some(document) = document else {
+        return Vec::new();
+    };
+    match document.get("Statement") {
         Some(Value::Array(items)) => items.clone(),
         Some(single @ Value::Object(_)) => vec![single.clone()],
-        _ => Vec::new(),
+        _ => vec![document.clone()],
     }
 }
 
-/// Sorted object keys everywhere; `Action`/`Resource` (and `Not…`) as sorted lists, so
-/// reordering or `"a"` versus `["a"]` is not a change.
+/// The entries of a list property; anything else (an `Fn::If`) is one opaque entry.
+fn items(value: Option<&Value>) -> Vec<&Value> {
+    match value {
+        Some(Value::Array(items)) => items.iter().collect(),
+        Some(other) => vec![other],
+        None => Vec::new(),
+    }
+}
+
+fn is_statement(grant: &Grant) -> bool {
+    matches!(
+        grant.kind,
+        GrantKind::IamStatement | GrantKind::TrustStatement
+    )
+}
+
+/// The `Effect` of a statement grant, when it is a plain string.
+fn effect(grant: &Grant) -> Option<&'static str> {
+    if !is_statement(grant) {
+        return None;
+    }
+    let statement: Value = serde_json::from_str(&grant.what).ok()?;
+    match statement.get("Effect")?.as_str()? {
+        "Allow" => Some("Allow"),
+        "Deny" => Some("Deny"),
+        _ => None,
+    }
+}
+
+/// Whether `new` allows nothing that `old`, which it replaces, did not: same kind, holder and
+/// subject, and either two `Allow` statements where `new` has a subset of the actions,
+/// resources and principals and the same everything else (or a condition where `old` had
+/// none), or two security group rules that differ only in their description. Wildcards,
+/// `Not…` lists, conditions and port ranges are not interpreted, so a change to them counts.
+fn narrows(old: &Grant, new: &Grant) -> bool {
+    if (old.kind, &old.holder, &old.subject) != (new.kind, &new.holder, &new.subject) {
+        return false;
+    }
+    let parse = |g: &Grant| match serde_json::from_str(&g.what) {
+        Ok(Value::Object(map)) => Some(map),
+        _ => None,
+    };
+    let (Some(mut a), Some(mut b)) = (parse(old), parse(new)) else {
+        return false;
+    };
+    match new.kind {
+        GrantKind::IamStatement | GrantKind::TrustStatement => {
+            if effect(old) != Some("Allow") || effect(new) != Some("Allow") {
+                return false;
+            }
+            // A condition only ever restricts an `Allow`.
+            if !a.contains_key("Condition") {
+                b.remove("Condition");
+            }
+            a.len() == b.len()
+                && b.iter().all(|(key, vb)| {
+                    let Some(va) = a.get(key) else {
+                        return false;
+                    };
+                    match (key.as_str(), va, vb) {
+                        ("Action" | "Resource", _, _) => subset(va, vb),
+                        ("Principal", Value::Object(pa), Value::Object(pb)) => pb
+                            .iter()
+                            .all(|(k, v)| pa.get(k).is_some_and(|o| subset(o, v))),
+                        _ => va == vb,
+                    }
+                })
+        }
+        GrantKind::Ingress | GrantKind::Egress => {
+            a.remove("Description");
+            b.remove("Description");
+            a == b
+        }
+        _ => false,
+    }
+}
+
+/// Whether every entry of list (or single value) `inner` is in `outer`.
+fn subset(outer: &Value, inner: &Value) -> bool {
+    let outer = items(Some(outer));
+    items(Some(inner)).iter().all(|v| outer.contains(v))
+}
+
+/// Sorted object keys everywhere; `Action`/`Resource` (and `Not…`) and the principals of a
+/// `Principal` as sorted lists, so reordering or `"a"` versus `["a"]` is not a change.
 pub fn canonical(value: &Value) -> Value {
     match value {
         Value::Object(map) => {
@@ -632,7 +724,15 @@ pub fn canonical(value: &Value) -> Value {
                 .map(|(k, v)| {
                     let v = if matches!(
                         k.as_str(),
-                        "Action" | "NotAction" | "Resource" | "NotResource"
+                        "Action"
+                            | "NotAction"
+                            | "Resource"
+                            | "NotResource"
+                            // The principal types of `Principal` and `NotPrincipal`.
+                            | "AWS"
+                            | "Service"
+                            | "Federated"
+                            | "CanonicalUser"
                     ) {
                         sorted_list(v)
                     } else {
@@ -657,3 +757,6 @@ fn sorted_list(value: &Value) -> Value {
     items.dedup();
     Value::Array(items)
 }
+
+#[cfg(test)]
+mod tests;
