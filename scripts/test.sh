@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test: the Rust workspace (unit, golden, Jest-suite, parity, CLI), the EC2 lookup
-# tests against moto_server, cfn-lint on every template the golden fixtures hold, and the
-# image checks (scripts/check-images.sh) when packer and shellcheck are installed.
-# Python tools go into .venv (created on first use); moto_server is started on a free
-# loopback port and stopped by its PID when this script exits.
+# tests against moto_server, cfn-lint on every template the golden fixtures hold, checkov on
+# them against the accepted findings (tests/checkov-accepted.txt), and the image checks
+# (scripts/check-images.sh) when packer and shellcheck are installed.
+# Python tools go into .venv, checkov into .venv-checkov (its pins clash with moto's; both
+# created on first use); moto_server is started on a free loopback port and stopped by its
+# PID when this script exits.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +13,11 @@ VENV=${VENV:-.venv}
 if [ ! -x "$VENV/bin/moto_server" ] || [ ! -x "$VENV/bin/cfn-lint" ]; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
+fi
+CHECKOV_VENV=${CHECKOV_VENV:-.venv-checkov}
+if [ ! -x "$CHECKOV_VENV/bin/checkov" ]; then
+  python3 -m venv "$CHECKOV_VENV"
+  "$CHECKOV_VENV/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements-checkov.txt
 fi
 
 port=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -47,6 +54,16 @@ cargo run -q -p agent-aws-stack -- synth --config examples/linux/config.json \
   --context examples/linux/cdk.context.json --github-keys examples/linux/gh_ssh_keys.json \
   --account 123456789012 --region us-east-1 --no-lookups > "$example"
 "$VENV/bin/cfn-lint" --ignore-checks W3010 -- tests/fixtures/synth/*/template.json "$example"
+echo "==> checkov on the example and every golden template, against tests/checkov-accepted.txt"
+# One run over all templates (checkov's start-up is the slow part). --soft-fail: findings are
+# judged by scripts/checkov_findings.py, so a non-zero exit means checkov itself failed.
+# BC_SKIP_MAPPING and --skip-download keep it offline.
+checkov_report=$(mktemp --suffix=.json)
+BC_SKIP_MAPPING=TRUE "$CHECKOV_VENV/bin/checkov" --quiet --soft-fail --skip-download \
+  --framework cloudformation --output json \
+  --file "$example" tests/fixtures/synth/*/template.json > "$checkov_report"
+"$VENV/bin/python" scripts/checkov_findings.py tests/checkov-accepted.txt "$checkov_report"
+rm -f "$checkov_report"
 echo "==> cfn-lint on the bootstrap template, with and without an execution role"
 bootstrap_with=$(mktemp --suffix=.json)
 bootstrap_without=$(mktemp --suffix=.json)

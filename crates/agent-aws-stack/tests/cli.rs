@@ -278,7 +278,7 @@ fn config_command_shows_values_and_sources() {
             .expect("str")
             .starts_with("file ")
     );
-    assert_eq!(entries.len(), 49);
+    assert_eq!(entries.len(), 50);
 }
 
 #[test]

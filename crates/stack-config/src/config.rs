@@ -246,6 +246,8 @@ pub struct StackConfig {
     pub instances_distribution: InstancesDistribution,
     /// IMDS options.
     pub imds: Imds,
+    /// KMS key ARN for the Lambdas' log groups (`None`: CloudWatch Logs' own encryption).
+    pub log_group_kms_key_arn: Option<String>,
 }
 
 /// A validated configuration plus the non-fatal remarks found while reading it.
@@ -564,6 +566,16 @@ impl StackConfig {
             }
         };
 
+        let log_group_kms_key_arn = r.opt(LOG_GROUP_KMS_KEY_ARN);
+        if let Some(arn) = log_group_kms_key_arn
+            .as_deref()
+            .filter(|arn| !is_kms_key_arn(arn))
+        {
+            r.problem(format!(
+                "{LOG_GROUP_KMS_KEY_ARN} must be the ARN of a KMS key, arn:<partition>:kms:<region>:<account>:key/<key-id> (CloudWatch Logs takes no alias or bare key id), got '{arn}'"
+            ));
+        }
+
         let config = StackConfig {
             stack_name,
             token_parameter_name,
@@ -613,6 +625,7 @@ impl StackConfig {
                 require_v2,
                 hop_limit,
             },
+            log_group_kms_key_arn,
         };
 
         if r.problems.is_empty() {
@@ -641,6 +654,35 @@ pub fn is_valid_stack_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+/// Whether `arn` names a KMS key the way CloudWatch Logs requires it:
+/// `arn:<partition>:kms:<region>:<12-digit account>:key/<key-id>`. Aliases (`alias/…`, alias
+/// ARNs) and bare key ids are refused: `AWS::Logs::LogGroup`'s `KmsKeyId` takes a key ARN only.
+pub fn is_kms_key_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [prefix, partition, service, region, account, resource] = parts[..] else {
+        return false;
+    };
+    let Some(key_id) = resource.strip_prefix("key/") else {
+        return false;
+    };
+    prefix == "arn"
+        && partition.starts_with("aws")
+        && partition
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b == b'-')
+        && service == "kms"
+        && !region.is_empty()
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && !key_id.is_empty()
+        && key_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
 /// An instance count: a plain non-negative whole number (the template keeps the text).

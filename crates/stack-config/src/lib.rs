@@ -28,7 +28,8 @@ mod raw;
 
 pub use config::{
     AgentOs, Arch, Imds, InstancesDistribution, MAX_STACK_NAME_LEN, MIN_INSTANCE_LIFETIME_SECS,
-    MacHosts, Overprovision, StackConfig, Validated, Volume, VpcPlacement, is_valid_stack_name,
+    MacHosts, Overprovision, StackConfig, Validated, Volume, VpcPlacement, is_kms_key_arn,
+    is_valid_stack_name,
 };
 pub use error::ConfigError;
 pub use parse::Tag;

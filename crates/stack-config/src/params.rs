@@ -121,6 +121,9 @@ pub const ASG_NEW_INSTANCES_PROTECTED_FROM_SCALE_IN: &str =
 pub const REQUIRE_IMDSV2: &str = "SEMAPHORE_AGENT_REQUIRE_IMDSV2";
 /// `SEMAPHORE_AGENT_IMDS_HOP_LIMIT` (new in this implementation).
 pub const IMDS_HOP_LIMIT: &str = "SEMAPHORE_AGENT_IMDS_HOP_LIMIT";
+/// `SEMAPHORE_AGENT_LOG_GROUP_KMS_KEY_ARN` (new in this implementation): the KMS key that
+/// encrypts the Lambdas' log groups.
+pub const LOG_GROUP_KMS_KEY_ARN: &str = "SEMAPHORE_AGENT_LOG_GROUP_KMS_KEY_ARN";
 
 /// Every parameter, in the order `config` prints them.
 pub const PARAMS: &[Param] = &[
@@ -345,6 +348,11 @@ pub const PARAMS: &[Param] = &[
         "2",
         "IMDS PUT response hop limit, 1 to 64 (2 lets Docker containers reach IMDSv2)",
     ),
+    p(
+        LOG_GROUP_KMS_KEY_ARN,
+        "",
+        "ARN of a symmetric KMS key (arn:aws:kms:<region>:<account>:key/<id>) encrypting the Lambdas' log groups; its key policy must allow logs.<region>.amazonaws.com (unset: CloudWatch Logs' own encryption)",
+    ),
 ];
 
 /// Looks a parameter up by name.
@@ -363,7 +371,7 @@ mod tests {
             assert!(seen.insert(p.name), "{} declared twice", p.name);
             assert!(p.name.starts_with("SEMAPHORE_"), "{}", p.name);
         }
-        // 47 parameters of the original plus the two IMDS settings.
-        assert_eq!(PARAMS.len(), 49);
+        // 47 parameters of the original plus the two IMDS settings and the log groups' key.
+        assert_eq!(PARAMS.len(), 50);
     }
 }

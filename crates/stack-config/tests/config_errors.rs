@@ -105,3 +105,95 @@ fn long_stack_names_that_break_iam_policy_names_are_refused() {
         "SEMAPHORE_AGENT_STACK_NAME can be up to 128 characters long."
     );
 }
+
+#[test]
+fn log_group_kms_key_must_be_a_key_arn() {
+    let cases = [
+        (
+            "a key ARN is accepted",
+            "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            true,
+        ),
+        (
+            "a multi-Region key ARN is accepted",
+            "arn:aws:kms:eu-west-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab",
+            true,
+        ),
+        (
+            "another partition is accepted",
+            "arn:aws-cn:kms:cn-north-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            true,
+        ),
+        (
+            "an alias ARN is refused",
+            "arn:aws:kms:us-east-1:123456789012:alias/logs",
+            false,
+        ),
+        ("an alias name is refused", "alias/aws/logs", false),
+        (
+            "a bare key id is refused",
+            "1234abcd-12ab-34cd-56ef-1234567890ab",
+            false,
+        ),
+        (
+            "another service is refused",
+            "arn:aws:s3:us-east-1:123456789012:key/abc",
+            false,
+        ),
+        (
+            "a short account is refused",
+            "arn:aws:kms:us-east-1:1234:key/abc",
+            false,
+        ),
+        (
+            "an empty region is refused",
+            "arn:aws:kms::123456789012:key/abc",
+            false,
+        ),
+        (
+            "an empty key id is refused",
+            "arn:aws:kms:us-east-1:123456789012:key/",
+            false,
+        ),
+        (
+            "a key id with a slash is refused",
+            "arn:aws:kms:us-east-1:123456789012:key/a/b",
+            false,
+        ),
+    ];
+    for (name, arn, valid) in cases {
+        assert_eq!(stack_config::is_kms_key_arn(arn), valid, "{name}: {arn}");
+        let raw = RawConfig::from_pairs([
+            ("SEMAPHORE_AGENT_STACK_NAME", "s"),
+            ("SEMAPHORE_AGENT_TOKEN_PARAMETER_NAME", "t"),
+            ("SEMAPHORE_ORGANIZATION", "o"),
+            ("SEMAPHORE_AGENT_LOG_GROUP_KMS_KEY_ARN", arn),
+        ]);
+        match StackConfig::from_raw(&raw) {
+            Ok(v) => {
+                assert!(valid, "{name}: accepted");
+                assert_eq!(v.config.log_group_kms_key_arn.as_deref(), Some(arn));
+            }
+            Err(e) => {
+                assert!(!valid, "{name}: refused with {e}");
+                assert!(
+                    e.to_string().starts_with(
+                        "SEMAPHORE_AGENT_LOG_GROUP_KMS_KEY_ARN must be the ARN of a KMS key"
+                    ),
+                    "{name}: {e}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn log_groups_use_cloudwatch_encryption_unless_a_key_is_given() {
+    let raw = RawConfig::from_pairs([
+        ("SEMAPHORE_AGENT_STACK_NAME", "s"),
+        ("SEMAPHORE_AGENT_TOKEN_PARAMETER_NAME", "t"),
+        ("SEMAPHORE_ORGANIZATION", "o"),
+    ]);
+    let config = StackConfig::from_raw(&raw).expect("valid").config;
+    assert_eq!(config.log_group_kms_key_arn, None);
+}

@@ -146,6 +146,9 @@ pub fn document(stack: &str, partition: &str) -> Value {
                 "logs:TagResource",
                 "logs:UntagResource",
                 "logs:ListTagsForResource",
+                // SEMAPHORE_AGENT_LOG_GROUP_KMS_KEY_ARN: set, change or remove the key.
+                "logs:AssociateKmsKey",
+                "logs:DisassociateKmsKey",
             ],
             resources: vec![arn(&format!("logs:*:*:log-group:/aws/lambda/{stack}-*"))],
             condition: None,

@@ -19,6 +19,6 @@ pub use lookups::{
 };
 pub use model::{Resource, Template};
 pub use synth::{
-    CUSTOM_RESOURCE_TIMEOUT_SECS, DESCRIPTION, Environment, LOG_RETENTION_DAYS, SynthInput,
-    Synthesized, synth,
+    CUSTOM_RESOURCE_TIMEOUT_SECS, DESCRIPTION, Environment, LOG_RETENTION_DAYS,
+    RESERVED_CONCURRENT_EXECUTIONS, SynthInput, Synthesized, synth,
 };

@@ -4,7 +4,8 @@
 //! `ids.rs`), with the deliberate differences listed in the README: Rust Lambdas on
 //! `provided.al2023`/arm64 with plain log groups instead of CDK's log-retention and provider
 //! framework helpers, IMDSv2 required by default, valid ARNs for hierarchical token
-//! parameter names, and only the `DependsOn` entries that no reference already implies.
+//! parameter names, one reserved concurrent execution for every function, an optional KMS key
+//! for the log groups, and only the `DependsOn` entries that no reference already implies.
 
 use serde_json::{Map, Value, json};
 use stack_config::{AgentOs, StackConfig};
@@ -23,6 +24,12 @@ pub const DESCRIPTION: &str = "Semaphore agent autoscaling stack";
 
 /// Days the Lambda log groups keep their events (the original's `logRetention: ONE_MONTH`).
 pub const LOG_RETENTION_DAYS: u32 = 30;
+
+/// Concurrent executions reserved for the SSH keys updater and the AZ-rebalance suspender (the
+/// scaler has reserved one since the original): each does one short job at a time, so two
+/// invocations (a manual one during a scheduled run, a custom-resource retry) never race on the
+/// same parameter or group, and a runaway caller cannot use up the account's concurrency.
+pub const RESERVED_CONCURRENT_EXECUTIONS: u32 = 1;
 
 /// Seconds CloudFormation waits for the AZ-rebalance custom resource to answer before it
 /// fails the operation (its default is an hour).
@@ -221,7 +228,21 @@ impl Builder<'_> {
             "RetentionInDays": LOG_RETENTION_DAYS,
         });
         put(&mut props, "Tags", self.list_tags());
+        put(&mut props, "KmsKeyId", self.log_group_kms_key());
+        if let Some(map) = props.as_object_mut() {
+            map.sort_keys();
+        }
         Resource::new("AWS::Logs::LogGroup", props)
+    }
+
+    /// `KmsKeyId` of the log groups: the key ARN of `SEMAPHORE_AGENT_LOG_GROUP_KMS_KEY_ARN`, or
+    /// none (CloudWatch Logs then encrypts with its own keys). The key's policy must let
+    /// `logs.<region>.amazonaws.com` use it; the README shows the statement.
+    fn log_group_kms_key(&self) -> Option<Value> {
+        self.config
+            .log_group_kms_key_arn
+            .as_deref()
+            .map(|arn| json!(arn))
     }
 
     /// A Rust function on `provided.al2023` (arm64); properties in alphabetical order.
@@ -323,6 +344,10 @@ impl Builder<'_> {
         extra.insert(
             "Environment".into(),
             json!({ "Variables": { "SSM_PARAMETER": parameter } }),
+        );
+        extra.insert(
+            "ReservedConcurrentExecutions".into(),
+            json!(RESERVED_CONCURRENT_EXECUTIONS),
         );
         extra.insert("Timeout".into(), json!(10));
         let function = self.function(
@@ -779,6 +804,10 @@ impl Builder<'_> {
         self.add(AZ_REBALANCE_SUSPENDER_ROLE, role);
 
         let mut extra = Map::new();
+        extra.insert(
+            "ReservedConcurrentExecutions".into(),
+            json!(RESERVED_CONCURRENT_EXECUTIONS),
+        );
         extra.insert("Timeout".into(), json!(60));
         // The function must be allowed to suspend processes before CloudFormation calls it.
         let function = self

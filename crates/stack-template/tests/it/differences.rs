@@ -226,3 +226,43 @@ fn references_resolve_depends_on_is_never_redundant_and_every_resource_has_its_p
         }
     }
 }
+
+#[test]
+fn r12_every_function_runs_one_invocation_at_a_time() {
+    let t = template(&[]);
+    let functions: Vec<_> = resources_of_type(&t, "AWS::Lambda::Function").collect();
+    assert_eq!(functions.len(), 3);
+    for (id, f) in functions {
+        assert_eq!(
+            f["Properties"]["ReservedConcurrentExecutions"],
+            json!(stack_template::RESERVED_CONCURRENT_EXECUTIONS),
+            "{id}"
+        );
+    }
+    assert_eq!(stack_template::RESERVED_CONCURRENT_EXECUTIONS, 1);
+}
+
+#[test]
+fn r12_log_groups_are_encrypted_with_the_given_kms_key_only_when_asked() {
+    let key = "arn:aws:kms:eu-central-1:210987654321:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let plain = template(&[]);
+    let encrypted = template(&[("SEMAPHORE_AGENT_LOG_GROUP_KMS_KEY_ARN", key)]);
+    let groups: Vec<_> = resources_of_type(&encrypted, "AWS::Logs::LogGroup").collect();
+    assert_eq!(groups.len(), 3);
+    for (id, group) in groups {
+        assert_eq!(group["Properties"]["KmsKeyId"], key, "{id}");
+        // Nothing else about the group changes.
+        let mut props = group["Properties"].clone();
+        props.as_object_mut().expect("props").remove("KmsKeyId");
+        assert_eq!(props, plain["Resources"][id]["Properties"], "{id}");
+    }
+    for (id, group) in resources_of_type(&plain, "AWS::Logs::LogGroup") {
+        assert!(group["Properties"].get("KmsKeyId").is_none(), "{id}");
+    }
+    // The key is for the log groups only: nothing else refers to it.
+    let mut rest = encrypted["Resources"].clone();
+    rest.as_object_mut()
+        .expect("resources")
+        .retain(|_, r| r["Type"] != "AWS::Logs::LogGroup");
+    assert!(!rest.to_string().contains(key));
+}
