@@ -80,12 +80,20 @@ impl Target {
         if let Some(account) = &account {
             environment::check_account(account)?;
         }
+        let region = environment::region_hint(args.region.as_deref(), env);
+        if offline && (account.is_none() || region.is_none()) {
+            bail!(
+                "the {} unknown and --no-lookups forbids asking AWS; pass --account and --region (or set CDK_DEFAULT_ACCOUNT and CDK_DEFAULT_REGION)",
+                match (account.is_none(), region.is_none()) {
+                    (true, true) => "account and region are",
+                    (true, false) => "account is",
+                    _ => "region is",
+                }
+            );
+        }
         let mut sdk = None;
-        let region = match environment::region_hint(args.region.as_deref(), env) {
+        let region = match region {
             Some(region) => region,
-            None if offline => bail!(
-                "the region is unknown and --no-lookups forbids asking AWS; pass --region (or set CDK_DEFAULT_REGION or AWS_REGION)"
-            ),
             None => {
                 let loaded = load(None).await;
                 let Some(region) = loaded.region().map(ToString::to_string) else {
@@ -135,7 +143,7 @@ impl Target {
         }
         if self.offline {
             bail!(
-                "the account is unknown and --no-lookups forbids asking AWS; pass --account (or set CDK_DEFAULT_ACCOUNT)"
+                "the account is unknown and --no-lookups forbids asking AWS; pass --account and --region (or set CDK_DEFAULT_ACCOUNT and CDK_DEFAULT_REGION)"
             );
         }
         let sdk = self.sdk().await;
@@ -282,15 +290,17 @@ mod tests {
 
     #[tokio::test]
     async fn offline_without_a_region_or_account_says_what_to_pass() {
-        let err = Target::resolve_with(&args(None, None), &env(&[]), true)
-            .await
-            .expect_err("no region");
-        assert!(err.to_string().contains("pass --region"), "{err}");
-        let mut target = Target::resolve_with(&args(None, Some("us-east-1")), &env(&[]), true)
-            .await
-            .expect("region given");
-        let err = target.account().await.expect_err("no account");
-        assert!(err.to_string().contains("pass --account"), "{err}");
+        for (account, region, unknown) in [
+            (None, None, "the account and region are unknown"),
+            (None, Some("us-east-1"), "the account is unknown"),
+            (Some("123456789012"), None, "the region is unknown"),
+        ] {
+            let err = Target::resolve_with(&args(account, region), &env(&[]), true)
+                .await
+                .expect_err(unknown);
+            assert!(err.to_string().starts_with(unknown), "{err}");
+            assert!(err.to_string().contains("pass --account and --region"), "{err}");
+        }
     }
 
     #[tokio::test]
