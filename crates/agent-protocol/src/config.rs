@@ -202,8 +202,8 @@ pub struct FileInjection {
     pub container_path: String,
 }
 
-/// A configuration the agent refuses at startup (exit 1). The first four keep the Go agent's
-/// wording, which users and scripts already know.
+/// A configuration the agent refuses at startup (exit 1). The first four and `UnknownKey` keep
+/// the Go agent's wording, which users and scripts already know.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConfigError {
     /// `endpoint` is empty.
@@ -220,6 +220,17 @@ pub enum ConfigError {
     JobIdWithoutDisconnectAfterJob,
     /// `name` is not a URL and not 8 to 80 characters long.
     InvalidName(String),
+    /// A key that is not in [`AgentConfig::KEYS`] (in the file, or among the flags).
+    UnknownKey(String),
+    /// A value of the wrong type or out of the key's set.
+    InvalidValue {
+        /// The key.
+        key: String,
+        /// Where the value came from.
+        from: crate::ConfigSource,
+        /// What is wrong with it.
+        message: String,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -250,6 +261,10 @@ impl fmt::Display for ConfigError {
                 "agent name '{name}' must be between 8 and 80 characters long ({} given)",
                 name.chars().count()
             ),
+            ConfigError::UnknownKey(key) => write!(f, "Unrecognized option '{key}'. Exiting..."),
+            ConfigError::InvalidValue { key, from, message } => {
+                write!(f, "invalid value for '{key}' from the {from}: {message}")
+            }
         }
     }
 }

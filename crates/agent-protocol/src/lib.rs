@@ -19,6 +19,7 @@ pub mod hub_api;
 mod job;
 mod log;
 mod metrics;
+mod precedence;
 mod register;
 mod secret;
 mod sync;
@@ -31,6 +32,7 @@ pub use crate::job::{
 };
 pub use crate::log::{LogEvent, RefreshResponse};
 pub use crate::metrics::Metrics;
+pub use crate::precedence::{ConfigSource, ConfigSources};
 pub use crate::register::{RegisterRequest, RegisterResponse};
 pub use crate::secret::Secret;
 pub use crate::sync::{

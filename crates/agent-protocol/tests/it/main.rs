@@ -8,6 +8,7 @@ mod job;
 mod log;
 mod metrics;
 mod names;
+mod precedence;
 mod register;
 mod secret;
 mod sync;
