@@ -74,6 +74,20 @@ impl NextSync {
             max: RANDOM_SYNC_INTERVAL.1,
         }
     }
+
+    /// The wait, given any random number for the `Random` case (whole milliseconds from
+    /// `min` to `max`, both included; `random` is reduced modulo the span).
+    pub fn wait(self, random: u64) -> Duration {
+        match self {
+            NextSync::Now => Duration::ZERO,
+            NextSync::After(wait) => wait,
+            NextSync::Random { min, max } => {
+                let span =
+                    u64::try_from(max.saturating_sub(min).as_millis()).unwrap_or(u64::MAX - 1) + 1;
+                min + Duration::from_millis(random % span)
+            }
+        }
+    }
 }
 
 /// Work for the caller, in order.

@@ -515,3 +515,42 @@ fn giving_up_exits_with_code_1() {
     assert_eq!(l.shutdown_reason(), Some(ShutdownHookReason::UnableToSync));
     assert_eq!(ShutdownHookReason::UnableToSync.exit_code(), 1);
 }
+
+#[test]
+fn the_wait_before_the_next_sync() {
+    let random = NextSync::Random {
+        min: Duration::from_secs(3),
+        max: Duration::from_secs(6),
+    };
+    for (name, next, draw, wait) in [
+        ("now", NextSync::Now, 12345, Duration::ZERO),
+        (
+            "as the hub says",
+            NextSync::After(Duration::from_millis(1500)),
+            7,
+            Duration::from_millis(1500),
+        ),
+        ("random at its lowest", random, 0, Duration::from_secs(3)),
+        (
+            "random at its highest",
+            random,
+            3000,
+            Duration::from_secs(6),
+        ),
+        ("random wraps around", random, 3001, Duration::from_secs(3)),
+        (
+            "random in between",
+            random,
+            1234,
+            Duration::from_millis(4234),
+        ),
+        (
+            "any draw stays in range",
+            random,
+            u64::MAX,
+            Duration::from_millis(3000 + u64::MAX % 3001),
+        ),
+    ] {
+        assert_eq!(next.wait(draw), wait, "{name}");
+    }
+}
