@@ -5,9 +5,9 @@
 //! a `run-job` while a job is active is ignored instead of starting a second job; a
 //! `wait-for-jobs` while a job is active is ignored instead of reporting an idle agent that is
 //! still running a job; a `stop-job` keeps the id of the job actually running; a `stop-job`
-//! with no active job is ignored and one during `starting-job` is honoured (Go dereferences a
-//! job that does not exist yet in both cases); and a `shutdown` while a job is active stops
-//! that job first. [`Effect::StopJob`] may come twice for one job, so stopping must be
+//! with no active job is ignored and one during `starting-job` is honoured (Go uses its
+//! current job there without checking that it exists); and a `shutdown` while a job is
+//! active stops that job first. [`Effect::StopJob`] may come twice for one job, so stopping must be
 //! idempotent.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
