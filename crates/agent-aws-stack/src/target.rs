@@ -299,7 +299,10 @@ mod tests {
                 .await
                 .expect_err(unknown);
             assert!(err.to_string().starts_with(unknown), "{err}");
-            assert!(err.to_string().contains("pass --account and --region"), "{err}");
+            assert!(
+                err.to_string().contains("pass --account and --region"),
+                "{err}"
+            );
         }
     }
 
@@ -310,7 +313,7 @@ mod tests {
             .expect_err("short account");
         assert!(err.to_string().contains("'12345'"), "{err}");
         let err = Target::resolve_with(
-            &args(None, None),
+            &args(Some("123456789012"), None),
             &env(&[("CDK_DEFAULT_REGION", "Mars")]),
             true,
         )

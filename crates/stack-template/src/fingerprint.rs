@@ -21,6 +21,7 @@ pub const LAMBDA_SOURCES: &[(&str, &[&str])] = &[
             "lambdas/scaler",
             "crates/scaler-core",
             "crates/scaler-tick",
+            "crates/agent-protocol",
             "crates/aws-support",
             "crates/stack-contract",
         ],
