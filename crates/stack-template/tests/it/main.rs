@@ -7,3 +7,4 @@ mod golden;
 mod images;
 mod original_suite;
 mod parity;
+mod support;
