@@ -23,7 +23,7 @@ pub struct StartArgs {
     /// YAML file to load.
     #[arg(long, value_name = "FILE")]
     pub config_file: Option<PathBuf>,
-    /// The hub's host[:port], without scheme (e.g. myorg.semaphoreci.com).
+    /// The hub's `host[:port]`, without scheme (e.g. myorg.semaphoreci.com).
     #[arg(long)]
     pub endpoint: Option<String>,
     /// The agent type's registration token.
