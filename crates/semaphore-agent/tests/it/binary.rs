@@ -131,3 +131,73 @@ async fn idle_shutdown_runs_the_hook_with_a_clean_environment_and_logs_no_token(
     assert_eq!(registration.name, "binary-agent-01");
     assert_eq!(registration.idle_timeout_secs, 1);
 }
+
+/// Waits (real time) until `done` holds, for up to 20 s.
+async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_is_reported_as_interrupted_at_and_the_hub_decides() {
+    let hub = FakeHub::start(Clock::start()).await;
+    hub.state().next_sync_after_ms = 60_000;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let endpoint = hub.origin.trim_start_matches("http://").to_owned();
+    let mut command = agent();
+    with_log_file(&mut command, dir.path());
+    let child = command
+        .args([
+            "start",
+            "--no-https",
+            "--endpoint",
+            &endpoint,
+            "--token",
+            REGISTRATION_TOKEN,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the agent");
+    let pid = child.id().to_string();
+    eventually("the first sync", || !hub.state().syncs.is_empty()).await;
+
+    // Two SIGTERMs: the first is reported, the second changes nothing and kills nothing.
+    for _ in 0..2 {
+        let status = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .expect("join")
+        .expect("the agent ends");
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("Agent shutting down due to: INTERRUPTED"),
+        "{stdout}"
+    );
+    let hub = hub.state();
+    assert!(
+        hub.syncs.len() >= 2,
+        "a sync was forced before the hub's 60 s"
+    );
+    assert!(hub.syncs.last().and_then(|s| s.interrupted_at).is_some());
+    assert_eq!(
+        hub.requests
+            .iter()
+            .filter(|r| r.path.ends_with("/disconnect"))
+            .count(),
+        1
+    );
+}

@@ -44,6 +44,8 @@ pub struct HubState {
     pub sync_always_fails: bool,
     pub get_job_always_fails: bool,
     pub disconnect_failures: u32,
+    /// The next sync gets no answer for an hour.
+    pub hang_next_sync: bool,
     /// Statuses the loghub answers, in order, before it answers 200.
     pub log_statuses: VecDeque<u16>,
     // Behaviour.
@@ -82,6 +84,7 @@ impl FakeHub {
             sync_always_fails: false,
             get_job_always_fails: false,
             disconnect_failures: 0,
+            hang_next_sync: false,
             log_statuses: VecDeque::new(),
             next_sync_after_ms: 1000,
             queued_job: None,
@@ -142,6 +145,23 @@ type Shared = Arc<Mutex<HubState>>;
 
 async fn handle(
     State(state): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, String) {
+    let hang = uri.path().ends_with("/sync") && {
+        let mut hub = state.lock().expect("hub state");
+        std::mem::take(&mut hub.hang_next_sync)
+    };
+    if hang {
+        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+    }
+    answer(&state, method, uri, headers, body)
+}
+
+fn answer(
+    state: &Shared,
     method: Method,
     uri: Uri,
     headers: HeaderMap,

@@ -576,3 +576,75 @@ async fn ten_minutes_without_a_successful_sync_ends_the_agent_with_unable_to_syn
             .contains("SEMAPHORE_AGENT_SHUTDOWN_REASON=UNABLE_TO_SYNC\n")
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_hub_that_does_not_answer_times_out_after_30_s_as_a_sync_error() {
+    let world = World::new().await;
+    {
+        let mut hub = world.hub.state();
+        hub.hang_next_sync = true;
+        hub.shutdown_requested = true;
+    }
+    let started = Instant::now();
+    let outcome = world.run(passing_job()).await;
+    assert_eq!(outcome.reason, ShutdownHookReason::Requested);
+    let took = started.elapsed();
+    // 30 s timeout, then the 3-6 s wait of a sync error.
+    assert!(
+        (Duration::from_secs(33)..Duration::from_secs(40)).contains(&took),
+        "{took:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn wait_for_jobs_clears_the_finished_job() {
+    let mut world = World::new().await;
+    world.registration.idle_timeout_secs = 5;
+    world.queue_job("j1");
+    let outcome = world.run(passing_job()).await;
+
+    assert_eq!(outcome.reason, ShutdownHookReason::Idle);
+    let hub = world.hub.state();
+    let after_finish: Vec<_> = hub
+        .syncs
+        .iter()
+        .skip_while(|s| s.state != AgentState::FinishedJob)
+        .skip(1)
+        .collect();
+    assert!(!after_finish.is_empty());
+    for sync in after_finish {
+        assert_eq!(sync.state, AgentState::WaitingForJobs);
+        assert_eq!((sync.job_id.as_deref(), sync.job_result), (None, None));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_shutdown_requested_during_a_job_stops_it_first() {
+    let world = World::new().await.with_env_writing_hook();
+    world.queue_job("j1");
+    let hub = world.hub.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        hub.state().shutdown_requested = true;
+    });
+    let runner = FakeRunner::new(1, Duration::from_secs(3600), JobResult::Passed);
+    let outcome = world.run(runner).await;
+
+    assert_eq!(outcome.reason, ShutdownHookReason::Requested);
+    assert_eq!(
+        world.hub.state().job_results,
+        [("j1".to_owned(), JobResult::Stopped)]
+    );
+    let stop_sync = world
+        .hub
+        .state()
+        .syncs
+        .iter()
+        .any(|s| s.state == AgentState::StoppingJob);
+    assert!(stop_sync, "the agent reported stopping-job");
+    assert!(
+        world
+            .hook_env()
+            .contains("SEMAPHORE_AGENT_SHUTDOWN_REASON=REQUESTED\n")
+    );
+}
