@@ -78,6 +78,16 @@ impl AgentSettings {
     }
 }
 
+/// The agent's name as it may appear in a log line: a pre-signed STS URL carries a signature
+/// and a session token, so it is not logged.
+pub fn loggable_name(name: &str) -> &str {
+    if name.starts_with("https://") || name.starts_with("http://") {
+        "<pre-signed URL>"
+    } else {
+        name
+    }
+}
+
 /// 15 random bytes, base64url: 20 characters.
 fn random_name() -> String {
     let mut bytes = [0u8; 15];
@@ -146,7 +156,10 @@ impl<H: Hub + Loghub, R: JobRunner, S: Signals> Agent<H, R, S> {
         })
         .await
         .map_err(ListenerError::Register)?;
-        tracing::info!(name = %registered.name, "registered with the hub");
+        tracing::info!(
+            name = loggable_name(&registered.name),
+            "registered with the hub"
+        );
 
         let mut listener = Listener::new(self.clock.now());
         let (events_tx, mut events_rx) = mpsc::unbounded_channel::<Event>();

