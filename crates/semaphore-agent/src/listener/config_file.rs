@@ -180,6 +180,12 @@ pub fn load(
     };
     let config = AgentConfig::from_sources(&sources).map_err(redact)?;
     config.validate()?;
+    if config.kubernetes_executor {
+        warnings.push(
+            "kubernetes-executor is set, but this agent has no Kubernetes executor; jobs run with the executor their request names"
+                .to_owned(),
+        );
+    }
     Ok(LoadedConfig { config, warnings })
 }
 

@@ -19,7 +19,7 @@ use agent_protocol::{
     SyncResponse,
 };
 use reqwest::StatusCode;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
+use reqwest::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 
 /// A hub or loghub call that failed.
 #[derive(Debug, thiserror::Error)]
@@ -153,10 +153,14 @@ impl HttpHub {
         token: &Secret,
         body: Vec<u8>,
     ) -> Result<(u16, Vec<u8>), HubError> {
+        // reqwest sends no length for an empty body; the Go agent sends `Content-Length: 0`,
+        // and some proxies refuse a POST without a length.
+        let length = body.len();
         let response = self
             .client
             .post(format!("{}{path}", self.origin))
             .header(AUTHORIZATION, hub_api::hub_authorization(token))
+            .header(CONTENT_LENGTH, length)
             .body(body)
             .send()
             .await

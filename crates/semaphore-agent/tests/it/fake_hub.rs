@@ -30,6 +30,7 @@ pub struct Recorded {
     pub authorization: String,
     pub user_agent: String,
     pub content_type: String,
+    pub content_length: String,
     pub body: String,
     /// Tokio time since the hub started.
     pub at_ms: u128,
@@ -183,6 +184,7 @@ fn answer(
         authorization: header("authorization"),
         user_agent: header("user-agent"),
         content_type: header("content-type"),
+        content_length: header("content-length"),
         body: String::from_utf8_lossy(&body).into_owned(),
         at_ms: hub.started.elapsed().as_millis(),
     };

@@ -333,6 +333,7 @@ async fn log_push_401_refreshes_the_token_and_sends_the_same_batch_again() {
     assert_eq!(refreshes.len(), 1);
     assert_eq!(refreshes[0].authorization, format!("Token {ACCESS_TOKEN}"));
     assert_eq!(refreshes[0].body, "");
+    assert_eq!(refreshes[0].content_length, "0");
     assert_eq!(world.pushed_events().len(), 9);
 }
 
@@ -424,6 +425,7 @@ async fn disconnect_failures_are_retried() {
         format!("Token {ACCESS_TOKEN}")
     );
     assert_eq!(disconnects[0].body, "");
+    assert_eq!(disconnects[0].content_length, "0");
 }
 
 #[tokio::test(start_paused = true)]
