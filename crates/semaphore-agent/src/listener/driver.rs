@@ -314,7 +314,14 @@ async fn job_task<H: Hub + Loghub, R: JobRunner>(
     });
     tracing::info!(job_id = %job_id, "running the job");
     let sink: Box<dyn LogSink> = Box::new(sink);
-    let result = runner.run(request, sink, stop).await;
+    // In its own task, so a runner that panics still ends the job (as `failed`).
+    let result = match tokio::spawn(runner.run(request, sink, stop)).await {
+        Ok(result) => result,
+        Err(err) => {
+            tracing::error!(job_id = %job_id, error = %err, "the job runner failed; reporting the job failed");
+            agent_protocol::JobResult::Failed
+        }
+    };
     match log {
         Log::Push(log) => {
             let pushed = log.close().await;
