@@ -1,0 +1,203 @@
+//! The `semaphore-agent` binary: startup errors, and one real listener run against the fake
+//! hub (real time) that checks the hook's clean environment and that no token is logged.
+//! Another worktree builds a binary of the same name into a shared target dir; if these
+//! tests behave nonsensically, rebuild and run them again.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use semaphore_agent::listener::Clock;
+
+use crate::fake_hub::{ACCESS_TOKEN, FakeHub, REGISTRATION_TOKEN};
+
+fn agent() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_semaphore-agent"));
+    // Keep the test's own environment from configuring the agent.
+    for (name, _) in std::env::vars() {
+        if name.starts_with("SEMAPHORE_AGENT_") {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+fn with_log_file(command: &mut Command, dir: &Path) {
+    command.env("SEMAPHORE_AGENT_LOG_FILE_PATH", dir.join("agent_log"));
+}
+
+#[test]
+fn an_unknown_key_in_the_config_file_is_refused_by_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, "endpoint: e\ntoken: t\nshutdown-hook: x\n").expect("write");
+    let mut command = agent();
+    with_log_file(&mut command, dir.path());
+    let output = command
+        .args(["start", "--config-file"])
+        .arg(&config)
+        .output()
+        .expect("run the agent");
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("Unrecognized option 'shutdown-hook'. Exiting..."),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_missing_endpoint_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut command = agent();
+    with_log_file(&mut command, dir.path());
+    let output = command
+        .args(["start", "--token", "t"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("Semaphore endpoint was not specified. Exiting...")
+    );
+}
+
+#[test]
+fn version_prints_the_version() {
+    let output = agent().arg("version").output().expect("run");
+    assert!(output.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        env!("CARGO_PKG_VERSION")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_shutdown_runs_the_hook_with_a_clean_environment_and_logs_no_token() {
+    let hub = FakeHub::start(Clock::start()).await;
+    hub.state().next_sync_after_ms = 200;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hook = dir.path().join("hook.sh");
+    let hook_env = dir.path().join("hook_env");
+    std::fs::write(&hook, format!("env > '{}'\n", hook_env.display())).expect("hook");
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, "name: binary-agent-01\nno-https: true\n").expect("config");
+    let endpoint = hub.origin.trim_start_matches("http://").to_owned();
+
+    let mut command = agent();
+    with_log_file(&mut command, dir.path());
+    command
+        .env("SEMAPHORE_AGENT_TOKEN", REGISTRATION_TOKEN)
+        .env("SEMAPHORE_AGENT_ENDPOINT", &endpoint)
+        .args([
+            "start",
+            "--disconnect-after-idle-timeout",
+            "1",
+            "--config-file",
+        ])
+        .arg(&config)
+        .arg("--shutdown-hook-path")
+        .arg(&hook);
+    let output: Output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .expect("join")
+        .expect("run the agent");
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("Agent shutting down due to: IDLE"),
+        "{stdout}"
+    );
+    let env = std::fs::read_to_string(&hook_env).expect("the hook ran");
+    assert!(
+        env.contains("SEMAPHORE_AGENT_SHUTDOWN_REASON=IDLE\n"),
+        "{env}"
+    );
+    let agent_vars: Vec<&str> = env
+        .lines()
+        .filter(|l| l.starts_with("SEMAPHORE_AGENT_"))
+        .collect();
+    assert_eq!(agent_vars, ["SEMAPHORE_AGENT_SHUTDOWN_REASON=IDLE"]);
+    let log = std::fs::read_to_string(dir.path().join("agent_log")).expect("agent log");
+    for text in [&env, &stdout.to_string(), &log] {
+        assert!(!text.contains(REGISTRATION_TOKEN) && !text.contains(ACCESS_TOKEN));
+    }
+    let registration = hub.state().registration.clone().expect("registered");
+    assert_eq!(registration.name, "binary-agent-01");
+    assert_eq!(registration.idle_timeout_secs, 1);
+}
+
+/// Waits (real time) until `done` holds, for up to 20 s.
+async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_is_reported_as_interrupted_at_and_the_hub_decides() {
+    let hub = FakeHub::start(Clock::start()).await;
+    hub.state().next_sync_after_ms = 60_000;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let endpoint = hub.origin.trim_start_matches("http://").to_owned();
+    let mut command = agent();
+    with_log_file(&mut command, dir.path());
+    let child = command
+        .args([
+            "start",
+            "--no-https",
+            "--endpoint",
+            &endpoint,
+            "--token",
+            REGISTRATION_TOKEN,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the agent");
+    let pid = child.id().to_string();
+    eventually("the first sync", || !hub.state().syncs.is_empty()).await;
+
+    // Two SIGTERMs: the first is reported, the second changes nothing and kills nothing.
+    for _ in 0..2 {
+        let status = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .expect("join")
+        .expect("the agent ends");
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("Agent shutting down due to: INTERRUPTED"),
+        "{stdout}"
+    );
+    let hub = hub.state();
+    assert!(
+        hub.syncs.len() >= 2,
+        "a sync was forced before the hub's 60 s"
+    );
+    assert!(hub.syncs.last().and_then(|s| s.interrupted_at).is_some());
+    assert_eq!(
+        hub.requests
+            .iter()
+            .filter(|r| r.path.ends_with("/disconnect"))
+            .count(),
+        1
+    );
+}
