@@ -60,6 +60,15 @@ variable "instance_binary" {
   type        = string
   description = "The agent-instance binary for arch (make instance.build)"
 }
+variable "agent_binary" {
+  type        = string
+  description = "The Semaphore agent binary for arch, built from this repository (make instance.build)"
+}
+variable "install_go_agent" {
+  type        = bool
+  default     = false
+  description = "Install the Go agent release agent_version instead of the Rust agent (for its Kubernetes executor)"
+}
 variable "awscli_version" {
   type    = string
   default = "2.15.0"
@@ -119,6 +128,11 @@ build {
   }
 
   provisioner "file" {
+    source      = var.agent_binary
+    destination = "/tmp/semaphore-agent"
+  }
+
+  provisioner "file" {
     source      = "files"
     destination = "/tmp/"
   }
@@ -128,6 +142,7 @@ build {
     environment_vars = [
       "DEBIAN_FRONTEND=noninteractive",
       "AGENT_VERSION=${var.agent_version}",
+      "INSTALL_GO_AGENT=${var.install_go_agent}",
       "TOOLBOX_VERSION=${var.toolbox_version}",
       "APT_HOLD_PATTERNS=${var.apt_hold_patterns}",
       "INSTALL_ERLANG=${var.install_erlang}",
