@@ -408,7 +408,14 @@ mod tests {
                 kept_policies,
             })
         };
-        let cases: Vec<(&str, Survey, Vec<String>, Result<BootstrapPlan, &str>)> = vec![
+        /// (name, survey, given policies, expected plan or `Err("orphan")`)
+        type Case = (
+            &'static str,
+            Survey,
+            Vec<String>,
+            Result<BootstrapPlan, &'static str>,
+        );
+        let cases: Vec<Case> = vec![
             (
                 "a CDK bootstrap is reused as it is",
                 survey(cdk.clone(), &[], false),
@@ -431,12 +438,42 @@ mod tests {
                     policies_ignored: true,
                 }),
             ),
-            ("a fresh account gets the given policies", survey(None, &[], false), policy.clone(), deploy(&policy, false).map_err(|_: ()| "")),
-            ("a fresh account without policies gets no role", survey(None, &[], false), vec![], deploy(&[], false).map_err(|_: ()| "")),
-            ("a run without policies keeps the role's policies", survey(own(true), &old, false), vec![], deploy(&old, true).map_err(|_: ()| "")),
-            ("given policies replace the role's", survey(own(true), &old, false), policy.clone(), deploy(&policy, false).map_err(|_: ()| "")),
-            ("our bootstrap without a role stays without one", survey(own(false), &[], false), vec![], deploy(&[], false).map_err(|_: ()| "")),
-            ("a bucket no bootstrap owns is refused", survey(None, &[], true), policy.clone(), Err("orphan")),
+            (
+                "a fresh account gets the given policies",
+                survey(None, &[], false),
+                policy.clone(),
+                deploy(&policy, false).map_err(|_: ()| ""),
+            ),
+            (
+                "a fresh account without policies gets no role",
+                survey(None, &[], false),
+                vec![],
+                deploy(&[], false).map_err(|_: ()| ""),
+            ),
+            (
+                "a run without policies keeps the role's policies",
+                survey(own(true), &old, false),
+                vec![],
+                deploy(&old, true).map_err(|_: ()| ""),
+            ),
+            (
+                "given policies replace the role's",
+                survey(own(true), &old, false),
+                policy.clone(),
+                deploy(&policy, false).map_err(|_: ()| ""),
+            ),
+            (
+                "our bootstrap without a role stays without one",
+                survey(own(false), &[], false),
+                vec![],
+                deploy(&[], false).map_err(|_: ()| ""),
+            ),
+            (
+                "a bucket no bootstrap owns is refused",
+                survey(None, &[], true),
+                policy.clone(),
+                Err("orphan"),
+            ),
         ];
         for (name, survey, given, expected) in cases {
             match (plan(&survey, &given), expected) {

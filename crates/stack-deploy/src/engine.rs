@@ -204,8 +204,16 @@ mod tests {
                 "The submitted information didn't contain changes. Submit different information to create a change set.",
                 true,
             ),
-            ("UpdateStack's validation error", "No updates are to be performed.", true),
-            ("a real refusal", "Template format error: Unresolved resource dependencies [X]", false),
+            (
+                "UpdateStack's validation error",
+                "No updates are to be performed.",
+                true,
+            ),
+            (
+                "a real refusal",
+                "Template format error: Unresolved resource dependencies [X]",
+                false,
+            ),
         ];
         for (name, reason, expected) in cases {
             assert_eq!(is_no_changes(reason), expected, "{name}");

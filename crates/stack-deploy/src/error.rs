@@ -90,7 +90,11 @@ impl fmt::Display for RollbackResources<'_> {
         if self.0.is_empty() {
             return Ok(());
         }
-        write!(f, "; resources whose rollback failed: {}", self.0.join(", "))
+        write!(
+            f,
+            "; resources whose rollback failed: {}",
+            self.0.join(", ")
+        )
     }
 }
 
@@ -397,15 +401,18 @@ mod tests {
             status: StackStatus::UpdateFailed,
             reason: Some("timeout".into()),
         };
-        assert!(with.to_string().starts_with("stack s is UPDATE_FAILED (timeout): "));
+        assert!(
+            with.to_string()
+                .starts_with("stack s is UPDATE_FAILED (timeout): ")
+        );
         let without = DeployError::RollbackFailed {
             stack: "s".into(),
             resources: vec![],
         };
         assert!(
-            without
-                .to_string()
-                .starts_with("stack s is UPDATE_ROLLBACK_FAILED: an update failed and so did its rollback. Fix"),
+            without.to_string().starts_with(
+                "stack s is UPDATE_ROLLBACK_FAILED: an update failed and so did its rollback. Fix"
+            ),
             "{without}"
         );
         let refused = DeployError::ApprovalRequired {

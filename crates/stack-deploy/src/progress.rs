@@ -199,7 +199,11 @@ impl fmt::Display for Question<'_> {
             Question::ContinueRollback { stack, resources } => {
                 write!(f, "Stack {stack} is UPDATE_ROLLBACK_FAILED")?;
                 if !resources.is_empty() {
-                    write!(f, "; resources whose rollback failed: {}", resources.join(", "))?;
+                    write!(
+                        f,
+                        "; resources whose rollback failed: {}",
+                        resources.join(", ")
+                    )?;
                 }
                 f.write_str(". Continue the rollback, then deploy?")
             }
@@ -240,28 +244,51 @@ mod tests {
         let status = StackStatus::RollbackComplete;
         let resources = ["G".to_owned(), "H".to_owned()];
         let cases = [
-            ("deploy", Question::Deploy { stack: "s" }, "Deploy these changes to s?"),
+            (
+                "deploy",
+                Question::Deploy { stack: "s" },
+                "Deploy these changes to s?",
+            ),
             (
                 "recreate",
-                Question::Recreate { stack: "s", status: &status },
+                Question::Recreate {
+                    stack: "s",
+                    status: &status,
+                },
                 "Stack s failed its first creation (ROLLBACK_COMPLETE) and cannot be updated. Delete it and create it again?",
             ),
             (
                 "continue a rollback naming the resources",
-                Question::ContinueRollback { stack: "s", resources: &resources },
+                Question::ContinueRollback {
+                    stack: "s",
+                    resources: &resources,
+                },
                 "Stack s is UPDATE_ROLLBACK_FAILED; resources whose rollback failed: G, H. Continue the rollback, then deploy?",
             ),
             (
                 "continue a rollback without resources",
-                Question::ContinueRollback { stack: "s", resources: &[] },
+                Question::ContinueRollback {
+                    stack: "s",
+                    resources: &[],
+                },
                 "Stack s is UPDATE_ROLLBACK_FAILED. Continue the rollback, then deploy?",
             ),
             (
                 "delete with agents running",
-                Question::Delete { stack: "s", running: 2 },
+                Question::Delete {
+                    stack: "s",
+                    running: 2,
+                },
                 "Delete stack s and every resource in it (2 agent instance(s) running: their jobs stop)?",
             ),
-            ("delete an idle stack", Question::Delete { stack: "s", running: 0 }, "Delete stack s and every resource in it?"),
+            (
+                "delete an idle stack",
+                Question::Delete {
+                    stack: "s",
+                    running: 0,
+                },
+                "Delete stack s and every resource in it?",
+            ),
         ];
         for (name, question, expected) in cases {
             assert_eq!(question.to_string(), expected, "{name}");

@@ -355,7 +355,8 @@ pub struct DestroyReport {
     pub error: Option<String>,
     /// The agent token parameter, left in place on purpose.
     pub token_parameter: String,
-    /// macOS: dedicated hosts stay allocated until released by hand.
+    /// macOS: dedicated hosts stay allocated until released by hand (said whenever the stack
+    /// is gone: an earlier destroy may have left them).
     pub hosts_to_release: bool,
 }
 
@@ -383,7 +384,10 @@ impl DestroyReport {
             hosts_to_release: false,
         };
         match result {
-            Ok(DestroyOutcome::Absent) => report.verdict = DestroyVerdict::NotFound,
+            Ok(DestroyOutcome::Absent) => {
+                report.verdict = DestroyVerdict::NotFound;
+                report.hosts_to_release = macos;
+            }
             Ok(DestroyOutcome::Deleted { retained }) => {
                 report.verdict = DestroyVerdict::Deleted;
                 report.hosts_to_release = macos;
@@ -491,12 +495,24 @@ mod tests {
             ),
             (
                 "no changes",
-                Ok(DeployOutcome::NoChanges { stack_id: "arn:s".into() }),
+                Ok(DeployOutcome::NoChanges {
+                    stack_id: "arn:s".into(),
+                }),
                 "✅ s: no changes",
                 "no-changes",
             ),
-            ("rolled back", rolled_back, "❌ s: deploy failed", "rolled-back"),
-            ("declined", Err(DeployError::Declined), "❌ s: deploy failed", "failed"),
+            (
+                "rolled back",
+                rolled_back,
+                "❌ s: deploy failed",
+                "rolled-back",
+            ),
+            (
+                "declined",
+                Err(DeployError::Declined),
+                "❌ s: deploy failed",
+                "failed",
+            ),
         ];
         for (name, result, text, verdict) in cases {
             let report = DeployReport::new("s", &result);
@@ -526,7 +542,11 @@ mod tests {
             json["failed_resources"],
             json!([{"logical_id": "P", "resource_type": "AWS::SSM::Parameter", "status": "UPDATE_FAILED", "reason": "denied"}])
         );
-        assert!(json["error"].as_str().is_some_and(|e| e.contains("ended in UPDATE_ROLLBACK_COMPLETE")));
+        assert!(
+            json["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("ended in UPDATE_ROLLBACK_COMPLETE"))
+        );
     }
 
     #[test]
@@ -547,8 +567,16 @@ mod tests {
             json!([{"logical_id": "P", "resource_type": "AWS::SSM::Parameter", "action": "modify", "replacement": "always"}])
         );
         let text = report.to_string();
-        assert!(text.contains("[~] AWS::SSM::Parameter P (replaced)"), "{text}");
-        assert!(text.ends_with("(replacement from the resource schemas)\nNumber of stacks with differences: 1"), "{text}");
+        assert!(
+            text.contains("[~] AWS::SSM::Parameter P (replaced)"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(
+                "(replacement from the resource schemas)\nNumber of stacks with differences: 1"
+            ),
+            "{text}"
+        );
     }
 
     #[test]
@@ -558,12 +586,17 @@ mod tests {
             gone.to_string(),
             "✅ s: no such stack in 1/r; nothing to delete\nLeft in place on purpose: the agent token parameter /t and the bootstrap (bucket and role)."
         );
-        assert_eq!(serde_json::to_value(&gone).expect("json")["verdict"], "not-found");
+        assert_eq!(
+            serde_json::to_value(&gone).expect("json")["verdict"],
+            "not-found"
+        );
         let kept = DestroyReport::new(
             "s",
             "1",
             "r",
-            &Ok(DestroyOutcome::Deleted { retained: vec![("Hosts".into(), "AWS::ResourceGroups::Group".into())] }),
+            &Ok(DestroyOutcome::Deleted {
+                retained: vec![("Hosts".into(), "AWS::ResourceGroups::Group".into())],
+            }),
             "/t",
             true,
         );

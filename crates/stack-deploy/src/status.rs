@@ -388,18 +388,102 @@ mod tests {
     fn stack_status_predicates() {
         // (name, status, in progress, failed, success, usable)
         let cases = [
-            ("a finished create succeeded", "CREATE_COMPLETE", false, false, true, true),
-            ("a finished update succeeded", "UPDATE_COMPLETE", false, false, true, true),
-            ("an update cleaning up is still running", "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", true, false, false, false),
-            ("a rolled-back update failed but is usable", "UPDATE_ROLLBACK_COMPLETE", false, true, false, true),
-            ("a rolling-back update has failed already", "UPDATE_ROLLBACK_IN_PROGRESS", true, true, false, false),
-            ("a failed rollback is failed and unusable", "UPDATE_ROLLBACK_FAILED", false, true, false, false),
-            ("a failed first creation is failed", "ROLLBACK_COMPLETE", false, true, false, false),
-            ("a stopped create is failed", "CREATE_FAILED", false, true, false, false),
-            ("a delete in progress is running", "DELETE_IN_PROGRESS", true, false, false, false),
-            ("an empty stack under review counts as running", "REVIEW_IN_PROGRESS", true, false, false, false),
-            ("an unknown running status is judged by its suffix", "MIGRATE_IN_PROGRESS", true, false, false, false),
-            ("an unknown failed status is judged by its suffix", "MIGRATE_FAILED", false, true, false, false),
+            (
+                "a finished create succeeded",
+                "CREATE_COMPLETE",
+                false,
+                false,
+                true,
+                true,
+            ),
+            (
+                "a finished update succeeded",
+                "UPDATE_COMPLETE",
+                false,
+                false,
+                true,
+                true,
+            ),
+            (
+                "an update cleaning up is still running",
+                "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
+                true,
+                false,
+                false,
+                false,
+            ),
+            (
+                "a rolled-back update failed but is usable",
+                "UPDATE_ROLLBACK_COMPLETE",
+                false,
+                true,
+                false,
+                true,
+            ),
+            (
+                "a rolling-back update has failed already",
+                "UPDATE_ROLLBACK_IN_PROGRESS",
+                true,
+                true,
+                false,
+                false,
+            ),
+            (
+                "a failed rollback is failed and unusable",
+                "UPDATE_ROLLBACK_FAILED",
+                false,
+                true,
+                false,
+                false,
+            ),
+            (
+                "a failed first creation is failed",
+                "ROLLBACK_COMPLETE",
+                false,
+                true,
+                false,
+                false,
+            ),
+            (
+                "a stopped create is failed",
+                "CREATE_FAILED",
+                false,
+                true,
+                false,
+                false,
+            ),
+            (
+                "a delete in progress is running",
+                "DELETE_IN_PROGRESS",
+                true,
+                false,
+                false,
+                false,
+            ),
+            (
+                "an empty stack under review counts as running",
+                "REVIEW_IN_PROGRESS",
+                true,
+                false,
+                false,
+                false,
+            ),
+            (
+                "an unknown running status is judged by its suffix",
+                "MIGRATE_IN_PROGRESS",
+                true,
+                false,
+                false,
+                false,
+            ),
+            (
+                "an unknown failed status is judged by its suffix",
+                "MIGRATE_FAILED",
+                false,
+                true,
+                false,
+                false,
+            ),
         ];
         for (name, text, in_progress, failed, success, usable) in cases {
             let s = StackStatus::parse(text);
@@ -415,18 +499,66 @@ mod tests {
     #[test]
     fn stack_readiness() {
         let cases = [
-            ("a complete stack is updated", "UPDATE_COMPLETE", Readiness::Updatable),
-            ("a rolled-back update is updated", "UPDATE_ROLLBACK_COMPLETE", Readiness::Updatable),
-            ("an empty stack takes a create change set", "REVIEW_IN_PROGRESS", Readiness::Empty),
-            ("a running update is busy", "UPDATE_IN_PROGRESS", Readiness::Busy),
-            ("a cleanup is busy", "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", Readiness::Busy),
-            ("a failed first creation must be recreated", "ROLLBACK_COMPLETE", Readiness::CreationFailed),
-            ("a failed first rollback must be recreated", "ROLLBACK_FAILED", Readiness::CreationFailed),
-            ("a failed rollback is continued", "UPDATE_ROLLBACK_FAILED", Readiness::RollbackFailed),
-            ("a failed delete can only be deleted", "DELETE_FAILED", Readiness::DeleteFailed),
-            ("a stopped update is rolled back by hand", "UPDATE_FAILED", Readiness::Stopped),
-            ("a deleted stack is gone", "DELETE_COMPLETE", Readiness::Deleted),
-            ("an unknown running status is busy", "MIGRATE_IN_PROGRESS", Readiness::Busy),
+            (
+                "a complete stack is updated",
+                "UPDATE_COMPLETE",
+                Readiness::Updatable,
+            ),
+            (
+                "a rolled-back update is updated",
+                "UPDATE_ROLLBACK_COMPLETE",
+                Readiness::Updatable,
+            ),
+            (
+                "an empty stack takes a create change set",
+                "REVIEW_IN_PROGRESS",
+                Readiness::Empty,
+            ),
+            (
+                "a running update is busy",
+                "UPDATE_IN_PROGRESS",
+                Readiness::Busy,
+            ),
+            (
+                "a cleanup is busy",
+                "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
+                Readiness::Busy,
+            ),
+            (
+                "a failed first creation must be recreated",
+                "ROLLBACK_COMPLETE",
+                Readiness::CreationFailed,
+            ),
+            (
+                "a failed first rollback must be recreated",
+                "ROLLBACK_FAILED",
+                Readiness::CreationFailed,
+            ),
+            (
+                "a failed rollback is continued",
+                "UPDATE_ROLLBACK_FAILED",
+                Readiness::RollbackFailed,
+            ),
+            (
+                "a failed delete can only be deleted",
+                "DELETE_FAILED",
+                Readiness::DeleteFailed,
+            ),
+            (
+                "a stopped update is rolled back by hand",
+                "UPDATE_FAILED",
+                Readiness::Stopped,
+            ),
+            (
+                "a deleted stack is gone",
+                "DELETE_COMPLETE",
+                Readiness::Deleted,
+            ),
+            (
+                "an unknown running status is busy",
+                "MIGRATE_IN_PROGRESS",
+                Readiness::Busy,
+            ),
         ];
         for (name, text, expected) in cases {
             assert_eq!(StackStatus::parse(text).readiness(), expected, "{name}");
@@ -436,9 +568,21 @@ mod tests {
     #[test]
     fn sdk_values_convert_variant_for_variant() {
         let cases = [
-            ("known", sdk::StackStatus::UpdateRollbackFailed, StackStatus::UpdateRollbackFailed),
-            ("cleanup", sdk::StackStatus::UpdateCompleteCleanupInProgress, StackStatus::UpdateCompleteCleanupInProgress),
-            ("unknown to the SDK", sdk::StackStatus::from("FUTURE_COMPLETE"), StackStatus::Unknown("FUTURE_COMPLETE".into())),
+            (
+                "known",
+                sdk::StackStatus::UpdateRollbackFailed,
+                StackStatus::UpdateRollbackFailed,
+            ),
+            (
+                "cleanup",
+                sdk::StackStatus::UpdateCompleteCleanupInProgress,
+                StackStatus::UpdateCompleteCleanupInProgress,
+            ),
+            (
+                "unknown to the SDK",
+                sdk::StackStatus::from("FUTURE_COMPLETE"),
+                StackStatus::Unknown("FUTURE_COMPLETE".into()),
+            ),
         ];
         for (name, value, expected) in cases {
             assert_eq!(StackStatus::from_sdk(&value), expected, "{name}");
@@ -451,14 +595,26 @@ mod tests {
         }
         for value in sdk::ResourceStatus::values() {
             let ours = ResourceStatus::parse(value);
-            assert!(!matches!(ours, ResourceStatus::Unknown(_)), "{value} is known");
-            assert_eq!(ours, ResourceStatus::from_sdk(&sdk::ResourceStatus::from(*value)));
+            assert!(
+                !matches!(ours, ResourceStatus::Unknown(_)),
+                "{value} is known"
+            );
+            assert_eq!(
+                ours,
+                ResourceStatus::from_sdk(&sdk::ResourceStatus::from(*value))
+            );
         }
         for value in sdk::ChangeSetStatus::values() {
-            assert!(!matches!(ChangeSetStatus::parse(value), ChangeSetStatus::Unknown(_)), "{value}");
+            assert!(
+                !matches!(ChangeSetStatus::parse(value), ChangeSetStatus::Unknown(_)),
+                "{value}"
+            );
         }
         for value in sdk::ChangeAction::values() {
-            assert!(!matches!(ChangeAction::parse(value), ChangeAction::Unknown(_)), "{value}");
+            assert!(
+                !matches!(ChangeAction::parse(value), ChangeAction::Unknown(_)),
+                "{value}"
+            );
         }
     }
 
@@ -469,9 +625,30 @@ mod tests {
             ("created", "CREATE_COMPLETE", false, false, true, true),
             ("creating", "CREATE_IN_PROGRESS", true, false, false, false),
             ("update failed", "UPDATE_FAILED", false, true, false, false),
-            ("rolled back", "UPDATE_ROLLBACK_COMPLETE", false, false, true, false),
-            ("retained on delete", "DELETE_SKIPPED", false, false, true, true),
-            ("a stack-only status from an event", "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", true, false, false, false),
+            (
+                "rolled back",
+                "UPDATE_ROLLBACK_COMPLETE",
+                false,
+                false,
+                true,
+                false,
+            ),
+            (
+                "retained on delete",
+                "DELETE_SKIPPED",
+                false,
+                false,
+                true,
+                true,
+            ),
+            (
+                "a stack-only status from an event",
+                "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
+                true,
+                false,
+                false,
+                false,
+            ),
         ];
         for (name, text, in_progress, failed, complete, success) in cases {
             let s = ResourceStatus::parse(text);
@@ -506,7 +683,8 @@ mod tests {
     fn statuses_serialize_as_cloudformation_text() {
         let json = serde_json::to_string(&StackStatus::UpdateRollbackComplete).expect("json");
         assert_eq!(json, "\"UPDATE_ROLLBACK_COMPLETE\"");
-        let json = serde_json::to_string(&ResourceStatus::Unknown("X_FAILED".into())).expect("json");
+        let json =
+            serde_json::to_string(&ResourceStatus::Unknown("X_FAILED".into())).expect("json");
         assert_eq!(json, "\"X_FAILED\"");
     }
 }

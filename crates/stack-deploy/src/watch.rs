@@ -227,7 +227,13 @@ mod tests {
     #[test]
     fn root_causes_table() {
         // (name, events, stack reason, expected (logical id, reason))
-        let cases: Vec<(&str, Vec<StackEvent>, Option<&str>, Vec<(&str, Option<&str>)>)> = vec![
+        type Case = (
+            &'static str,
+            Vec<StackEvent>,
+            Option<&'static str>,
+            Vec<(&'static str, Option<&'static str>)>,
+        );
+        let cases: Vec<Case> = vec![
             (
                 "cancellations are left out",
                 vec![

@@ -116,11 +116,7 @@ impl Stacks for Fake {
         self.call("ExecuteChangeSet");
         Ok(())
     }
-    async fn events(
-        &self,
-        _: &str,
-        _: Option<&str>,
-    ) -> Result<Vec<StackEvent>, AwsFailure> {
+    async fn events(&self, _: &str, _: Option<&str>) -> Result<Vec<StackEvent>, AwsFailure> {
         Ok(std::mem::take(
             &mut *self.events.lock().expect("fake state"),
         ))
@@ -548,8 +544,7 @@ async fn an_update_reports_its_steps_as_events_in_order() {
         Ok(Some("UPDATE_IN_PROGRESS")),
         Ok(Some("UPDATE_COMPLETE")),
     ]);
-    *fake.events.lock().expect("fake state") =
-        vec![event("1", "G", "UPDATE_COMPLETE", "")];
+    *fake.events.lock().expect("fake state") = vec![event("1", "G", "UPDATE_COMPLETE", "")];
     let (out, lines) = deploy(&fake, false, Answer::Yes).await;
     assert!(matches!(out, Ok(DeployOutcome::Done { .. })), "{out:?}");
     let kinds: Vec<&str> = lines
