@@ -606,4 +606,132 @@ mod tests {
         assert_eq!(failed.to_string(), "❌ s: destroy failed");
         assert!(!failed.is_success());
     }
+
+    /// Every object in `documented` has exactly the keys of the object at the same place in
+    /// `real` (arrays: their first elements, when both have one).
+    fn same_keys(path: &str, documented: &serde_json::Value, real: &serde_json::Value) {
+        use serde_json::Value;
+        match (documented, real) {
+            (Value::Object(d), Value::Object(r)) => {
+                let dk: Vec<&String> = d.keys().collect();
+                let rk: Vec<&String> = r.keys().collect();
+                assert_eq!(dk, rk, "keys of {path} in README.md");
+                for (key, value) in d {
+                    same_keys(&format!("{path}.{key}"), value, &r[key]);
+                }
+            }
+            (Value::Array(d), Value::Array(r)) => {
+                if let (Some(d), Some(r)) = (d.first(), r.first()) {
+                    same_keys(&format!("{path}[0]"), d, r);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The README's `--json` examples, by command (`<!-- json-result: deploy -->` before each).
+    fn readme_examples() -> Vec<(String, serde_json::Value)> {
+        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"));
+        let marker = "<!-- json-result: ";
+        let mut out = Vec::new();
+        let mut rest = readme;
+        while let Some(at) = rest.find(marker) {
+            rest = &rest[at + marker.len()..];
+            let (command, after) = rest.split_once(" -->").expect("marker closes");
+            let body = after
+                .trim_start()
+                .strip_prefix("```json\n")
+                .expect("a json block follows the marker");
+            let (json, _) = body.split_once("\n```").expect("the json block closes");
+            let value = serde_json::from_str(json)
+                .unwrap_or_else(|e| panic!("README's {command} example is not JSON: {e}"));
+            out.push((command.to_owned(), value));
+        }
+        out
+    }
+
+    #[test]
+    fn the_readme_documents_the_json_results_as_they_are() {
+        let mut diff = update();
+        diff.sections.push(crate::diff::SectionChange {
+            section: "Outputs".into(),
+            name: "X".into(),
+            change: Change::Added,
+        });
+        diff.security.added.push(crate::diff::Grant {
+            kind: crate::diff::GrantKind::IamStatement,
+            holder: "P".into(),
+            subject: "R".into(),
+            what: "{}".into(),
+        });
+        let deployed = DeployReport::new(
+            "s",
+            &Ok(DeployOutcome::Done {
+                stack_id: "arn:s".into(),
+                kind: ChangeSetKind::Update,
+                status: StackStatus::UpdateComplete,
+                diff: diff.clone(),
+                seconds: 1.0,
+            }),
+        );
+        let failed = DeployReport::new(
+            "s",
+            &Err(DeployError::Failed {
+                stack: "s".into(),
+                operation: FailedOperation::Update,
+                status: StackStatus::UpdateRollbackComplete,
+                failed_resources: vec![ResourceFailure {
+                    logical_id: "P".into(),
+                    resource_type: "AWS::SSM::Parameter".into(),
+                    status: ResourceStatus::UpdateFailed,
+                    reason: Some("denied".into()),
+                }],
+            }),
+        );
+        let diffed = DiffReport::new(
+            "s",
+            StackDiff {
+                exists: true,
+                diff,
+                from_change_set: true,
+            },
+        );
+        let destroyed = DestroyReport::new(
+            "s",
+            "1",
+            "r",
+            &Ok(DestroyOutcome::Deleted {
+                retained: vec![("H".into(), "AWS::EC2::Host".into())],
+            }),
+            "/t",
+            false,
+        );
+        fn json<T: Serialize>(report: &T) -> serde_json::Value {
+            serde_json::to_value(report).expect("serializable")
+        }
+        let examples = readme_examples();
+        let commands: Vec<&str> = examples.iter().map(|(c, _)| c.as_str()).collect();
+        assert_eq!(commands, ["deploy", "deploy", "diff", "destroy"]);
+        for (command, documented) in &examples {
+            let reals = match command.as_str() {
+                "deploy" => vec![json(&deployed), json(&failed)],
+                "diff" => vec![json(&diffed)],
+                "destroy" => vec![json(&destroyed)],
+                other => panic!("README documents an unknown command {other}"),
+            };
+            for real in reals {
+                same_keys(command, documented, &real);
+            }
+            // Documented enum values are ones the code writes.
+            let verdict = documented["verdict"].as_str().expect("verdict");
+            let known: &[&str] = match command.as_str() {
+                "deploy" => &["created", "updated", "no-changes", "rolled-back", "failed"],
+                "diff" => &["differences", "no-differences"],
+                _ => &["deleted", "not-found", "failed"],
+            };
+            assert!(known.contains(&verdict), "{command}: {verdict}");
+        }
+        assert_eq!(json(&failed)["verdict"], "rolled-back");
+        assert_eq!(json(&diffed)["replacement_from"], "change-set");
+    }
 }
