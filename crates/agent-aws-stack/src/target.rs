@@ -13,7 +13,6 @@ use std::collections::HashMap;
 
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
-use stack_lookups::environment;
 
 /// `--account` and `--region`, for every command that talks to AWS.
 #[derive(Debug, Clone, Default, Args)]
@@ -76,16 +75,24 @@ impl Target {
         env: &HashMap<String, String>,
         offline: bool,
     ) -> Result<Target> {
-        let account = environment::account_hint(args.account.as_deref(), env);
+        let account = account_hint(args.account.as_deref(), env);
         if let Some(account) = &account {
-            environment::check_account(account)?;
+            check_account(account)?;
+        }
+        let region = region_hint(args.region.as_deref(), env);
+        if offline && (account.is_none() || region.is_none()) {
+            bail!(
+                "the {} unknown and --no-lookups forbids asking AWS; pass --account and --region (or set CDK_DEFAULT_ACCOUNT and CDK_DEFAULT_REGION)",
+                match (account.is_none(), region.is_none()) {
+                    (true, true) => "account and region are",
+                    (true, false) => "account is",
+                    _ => "region is",
+                }
+            );
         }
         let mut sdk = None;
-        let region = match environment::region_hint(args.region.as_deref(), env) {
+        let region = match region {
             Some(region) => region,
-            None if offline => bail!(
-                "the region is unknown and --no-lookups forbids asking AWS; pass --region (or set CDK_DEFAULT_REGION or AWS_REGION)"
-            ),
             None => {
                 let loaded = load(None).await;
                 let Some(region) = loaded.region().map(ToString::to_string) else {
@@ -97,7 +104,7 @@ impl Target {
                 region
             }
         };
-        environment::check_region(&region)?;
+        check_region(&region)?;
         Ok(Target {
             region,
             account,
@@ -108,8 +115,8 @@ impl Target {
 
     /// A target given whole (`bootstrap aws://ACCOUNT/REGION`).
     pub fn given(account: String, region: String) -> Result<Target> {
-        environment::check_account(&account)?;
-        environment::check_region(&region)?;
+        check_account(&account)?;
+        check_region(&region)?;
         Ok(Target {
             region,
             account: Some(account),
@@ -135,12 +142,12 @@ impl Target {
         }
         if self.offline {
             bail!(
-                "the account is unknown and --no-lookups forbids asking AWS; pass --account (or set CDK_DEFAULT_ACCOUNT)"
+                "the account is unknown and --no-lookups forbids asking AWS; pass --account and --region (or set CDK_DEFAULT_ACCOUNT and CDK_DEFAULT_REGION)"
             );
         }
         let sdk = self.sdk().await;
         let account = caller_account(&sdk).await?;
-        environment::check_account(&account)?;
+        check_account(&account)?;
         self.account = Some(account.clone());
         Ok(account)
     }
@@ -171,6 +178,51 @@ impl Target {
         }
         self.account = Some(actual.clone());
         Ok(actual)
+    }
+}
+
+/// The account from flags and environment, without asking AWS.
+fn account_hint(flag: Option<&str>, env: &HashMap<String, String>) -> Option<String> {
+    flag.map(str::to_owned)
+        .or_else(|| non_empty(env, "CDK_DEPLOY_ACCOUNT"))
+        .or_else(|| non_empty(env, "CDK_DEFAULT_ACCOUNT"))
+}
+
+/// The region from flags and environment, without reading AWS profiles.
+fn region_hint(flag: Option<&str>, env: &HashMap<String, String>) -> Option<String> {
+    flag.map(str::to_owned)
+        .or_else(|| non_empty(env, "CDK_DEPLOY_REGION"))
+        .or_else(|| non_empty(env, "CDK_DEFAULT_REGION"))
+        .or_else(|| non_empty(env, "AWS_REGION"))
+        .or_else(|| non_empty(env, "AWS_DEFAULT_REGION"))
+}
+
+fn non_empty(env: &HashMap<String, String>, name: &str) -> Option<String> {
+    env.get(name).filter(|v| !v.is_empty()).cloned()
+}
+
+/// Checks an account id: twelve digits.
+fn check_account(account: &str) -> Result<()> {
+    if account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        bail!(
+            "account '{account}' is not a 12-digit AWS account id (from --account, CDK_DEPLOY_ACCOUNT or CDK_DEFAULT_ACCOUNT)"
+        )
+    }
+}
+
+/// Checks a region name, e.g. `eu-central-1`: lowercase letters, digits and dashes.
+fn check_region(region: &str) -> Result<()> {
+    let ok = region.contains('-')
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && region.bytes().last().is_some_and(|b| b.is_ascii_digit());
+    if ok {
+        Ok(())
+    } else {
+        bail!("region '{region}' is not an AWS region name like eu-central-1")
     }
 }
 
@@ -282,15 +334,32 @@ mod tests {
 
     #[tokio::test]
     async fn offline_without_a_region_or_account_says_what_to_pass() {
-        let err = Target::resolve_with(&args(None, None), &env(&[]), true)
-            .await
-            .expect_err("no region");
-        assert!(err.to_string().contains("pass --region"), "{err}");
-        let mut target = Target::resolve_with(&args(None, Some("us-east-1")), &env(&[]), true)
-            .await
-            .expect("region given");
-        let err = target.account().await.expect_err("no account");
-        assert!(err.to_string().contains("pass --account"), "{err}");
+        for (account, region, unknown) in [
+            (None, None, "the account and region are unknown"),
+            (None, Some("us-east-1"), "the account is unknown"),
+            (Some("123456789012"), None, "the region is unknown"),
+        ] {
+            let err = Target::resolve_with(&args(account, region), &env(&[]), true)
+                .await
+                .expect_err(unknown);
+            assert!(err.to_string().starts_with(unknown), "{err}");
+            assert!(
+                err.to_string().contains("pass --account and --region"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn account_and_region_are_checked() {
+        assert!(check_account("123456789012").is_ok());
+        assert!(check_account("dummyaccount").is_err());
+        assert!(check_account("12345").is_err());
+        assert!(check_region("us-east-1").is_ok());
+        assert!(check_region("us-gov-west-1").is_ok());
+        assert!(check_region("US-EAST-1").is_err());
+        assert!(check_region("useast").is_err());
+        assert!(check_region("").is_err());
     }
 
     #[tokio::test]
@@ -300,7 +369,7 @@ mod tests {
             .expect_err("short account");
         assert!(err.to_string().contains("'12345'"), "{err}");
         let err = Target::resolve_with(
-            &args(None, None),
+            &args(Some("123456789012"), None),
             &env(&[("CDK_DEFAULT_REGION", "Mars")]),
             true,
         )

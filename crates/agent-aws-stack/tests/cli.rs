@@ -406,7 +406,10 @@ mod emulator {
         let name = stack_template::ami_name(&config);
         let runtime = tokio::runtime::Runtime::new().expect("runtime");
         let image_id = runtime.block_on(async {
-            let sdk = stack_lookups::aws_config(Some("us-east-1".into())).await;
+            let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new("us-east-1"))
+                .load()
+                .await;
             let ec2 = aws_sdk_ec2::Client::new(&sdk);
             let existing = ec2
                 .describe_images()

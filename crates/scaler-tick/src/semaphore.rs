@@ -1,11 +1,9 @@
 //! Semaphore's agent metrics: `GET /api/v1/self_hosted_agents/metrics`.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
 use aws_support::error_chain;
-use serde::{Deserialize, Serialize};
 
 /// The agent type's registration token. Never printed: `Debug` shows a placeholder and there
 /// is no `Display`.
@@ -29,49 +27,8 @@ impl fmt::Debug for Token {
     }
 }
 
-/// What the metrics endpoint reports for the agent type.
-///
-/// `jobs` and `agents` keep every state the API sends (the demand is the sum of all job
-/// states, so a state added later counts), but `queued`/`running` and `idle`/`occupied` must
-/// be there: a partial answer is an error, not zero demand.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Metrics {
-    /// Jobs by state: `queued`, `running`, …
-    pub jobs: BTreeMap<String, u64>,
-    /// Agents by state: `idle`, `occupied`, …
-    pub agents: BTreeMap<String, u64>,
-}
-
-impl Metrics {
-    /// Jobs in all states: the demand.
-    pub fn total_jobs(&self) -> u64 {
-        self.jobs.values().fold(0, |sum, n| sum.saturating_add(*n))
-    }
-
-    /// Parses a 200 answer, naming what is wrong.
-    pub fn parse(body: &[u8]) -> Result<Metrics, String> {
-        #[derive(Deserialize)]
-        struct Wire {
-            jobs: BTreeMap<String, u64>,
-            agents: BTreeMap<String, u64>,
-        }
-        let wire: Wire = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-        for (group, map, keys) in [
-            ("jobs", &wire.jobs, ["queued", "running"]),
-            ("agents", &wire.agents, ["idle", "occupied"]),
-        ] {
-            for key in keys {
-                if !map.contains_key(key) {
-                    return Err(format!("missing field `{group}.{key}`"));
-                }
-            }
-        }
-        Ok(Metrics {
-            jobs: wire.jobs,
-            agents: wire.agents,
-        })
-    }
-}
+/// The metrics document, defined once for the scaler, the agent and the hub.
+pub use agent_protocol::Metrics;
 
 /// Why the metrics could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,60 +1,15 @@
-//! The lookup cache: `cdk.context.json`, with CDK's key format, so a checkout of the original
-//! keeps its cache and a cache written here reads back in CDK.
-//!
-//! A key is `<provider>:` followed by the sorted `path=value` strings of the lookup's
-//! properties plus `account` and `region`, joined by `:` (with `:` inside values escaped as
-//! `$:`), e.g. `availability-zones:account=123456789012:region=us-east-1`.
+//! The lookup cache: the `cdk.context.json` file, read and written with CDK's key format
+//! ([`context_key`], defined with the rest of the pure lookup resolution in
+//! `stack_template::context`), so a checkout of the original keeps its cache and a cache
+//! written here reads back in CDK.
 
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
-use stack_template::LookupRequest;
 
 use crate::error::LookupError;
 
-/// CDK's context key for a lookup in an account and region.
-pub fn context_key(request: &LookupRequest, account: &str, region: &str) -> String {
-    let escape = |s: &str| s.replace(':', "$:");
-    let mut props: Vec<String> = vec![
-        format!("account={}", escape(account)),
-        format!("region={}", escape(region)),
-    ];
-    let provider = match request {
-        LookupRequest::AmiByName { name } => {
-            props.push("filters.image-type.0=machine".into());
-            props.push(format!("filters.name.0={}", escape(name)));
-            props.push("filters.state.0=available".into());
-            props.push(format!("owners.0={}", escape(account)));
-            "ami"
-        }
-        LookupRequest::AmiById { image_id } => {
-            props.push(format!("filters.image-id.0={}", escape(image_id)));
-            props.push("filters.image-type.0=machine".into());
-            props.push("filters.name.0=*".into());
-            props.push("filters.state.0=available".into());
-            "ami"
-        }
-        LookupRequest::DefaultVpc => {
-            props.push("filter.isDefault=true".into());
-            props.push("returnAsymmetricSubnets=true".into());
-            "vpc-provider"
-        }
-        LookupRequest::VpcById { vpc_id } => {
-            props.push(format!("filter.vpc-id={}", escape(vpc_id)));
-            props.push("returnAsymmetricSubnets=true".into());
-            "vpc-provider"
-        }
-        LookupRequest::AvailabilityZones => "availability-zones",
-        LookupRequest::SecurityGroup { group_id } => {
-            props.push(format!("securityGroupId={}", escape(group_id)));
-            "security-group"
-        }
-    };
-    // CDK sorts the flattened strings by UTF-16 code units; for these ASCII keys that is
-    // byte order.
-    props.sort();
-    format!("{provider}:{}", props.join(":"))
-}
+pub use stack_template::context_key;
 
 /// The context file and its entries.
 #[derive(Debug, Clone)]
@@ -108,6 +63,11 @@ impl ContextCache {
         self.entries.get(key)
     }
 
+    /// Every entry, for resolving lookups (`stack_template::resolve_lookups`).
+    pub fn entries(&self) -> &Map<String, Value> {
+        &self.entries
+    }
+
     /// Records a value.
     pub fn insert(&mut self, key: String, value: Value) {
         self.entries.insert(key, value);
@@ -137,61 +97,7 @@ impl ContextCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn keys_match_cdks_format() {
-        let account = "123456789012";
-        let region = "us-east-1";
-        let cases = [
-            (
-                LookupRequest::AmiByName {
-                    name: "semaphore-agent-v0.10.0-ubuntu-focal-x86_64-33acc910b3ca2d89bed6036d25df641b".into(),
-                },
-                "ami:account=123456789012:filters.image-type.0=machine:filters.name.0=semaphore-agent-v0.10.0-ubuntu-focal-x86_64-33acc910b3ca2d89bed6036d25df641b:filters.state.0=available:owners.0=123456789012:region=us-east-1",
-            ),
-            (
-                LookupRequest::AmiById {
-                    image_id: "ami-custom".into(),
-                },
-                "ami:account=123456789012:filters.image-id.0=ami-custom:filters.image-type.0=machine:filters.name.0=*:filters.state.0=available:region=us-east-1",
-            ),
-            (
-                LookupRequest::AvailabilityZones,
-                "availability-zones:account=123456789012:region=us-east-1",
-            ),
-            (
-                LookupRequest::DefaultVpc,
-                "vpc-provider:account=123456789012:filter.isDefault=true:region=us-east-1:returnAsymmetricSubnets=true",
-            ),
-            (
-                LookupRequest::VpcById {
-                    vpc_id: "vpc-000000000-custom".into(),
-                },
-                "vpc-provider:account=123456789012:filter.vpc-id=vpc-000000000-custom:region=us-east-1:returnAsymmetricSubnets=true",
-            ),
-            (
-                LookupRequest::SecurityGroup {
-                    group_id: "custom-security-group-id".into(),
-                },
-                "security-group:account=123456789012:region=us-east-1:securityGroupId=custom-security-group-id",
-            ),
-        ];
-        for (request, expected) in cases {
-            assert_eq!(context_key(&request, account, region), expected);
-        }
-    }
-
-    #[test]
-    fn colons_in_values_are_escaped() {
-        let key = context_key(
-            &LookupRequest::AmiById {
-                image_id: "a:b".into(),
-            },
-            "1",
-            "r",
-        );
-        assert!(key.contains("filters.image-id.0=a$:b"), "{key}");
-    }
+    use stack_template::LookupRequest;
 
     #[test]
     fn the_original_reference_cache_has_these_keys() {

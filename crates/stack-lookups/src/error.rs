@@ -63,7 +63,4 @@ pub enum LookupError {
         /// The SDK's error, with its context.
         message: String,
     },
-    /// The account or region could not be determined.
-    #[error("{0}")]
-    Environment(String),
 }

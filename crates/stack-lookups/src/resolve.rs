@@ -1,23 +1,18 @@
 //! Resolving a configuration's lookups: from the context cache where present, otherwise from
 //! EC2 (and recorded in the cache), or, with lookups disabled, an error listing every key
-//! that is missing.
+//! that is missing. Which keys a configuration needs and how their values become
+//! [`Lookups`] is pure and lives in `stack_template::context`; this module adds the file
+//! (its path in errors) and the EC2 calls.
 
 use serde_json::Value;
 use stack_config::StackConfig;
-use stack_template::{LookupRequest, Lookups, SecurityGroupInfo, VpcInfo, required_lookups};
+use stack_template::{ContextError, LookupRequest, Lookups, missing_lookups, resolve_lookups};
 
-use crate::context::{ContextCache, context_key};
+use crate::context::ContextCache;
 use crate::ec2::{AmiQuery, Ec2Lookups, VpcFilter};
 use crate::error::LookupError;
 
-/// A lookup the cache lacks.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MissingLookup {
-    /// What to look up.
-    pub request: LookupRequest,
-    /// Its context key.
-    pub key: String,
-}
+pub use stack_template::MissingLookup;
 
 /// The lookups `config` needs that `cache` does not hold yet (each key once).
 pub fn missing(
@@ -26,14 +21,7 @@ pub fn missing(
     region: &str,
     cache: &ContextCache,
 ) -> Vec<MissingLookup> {
-    let mut out: Vec<MissingLookup> = Vec::new();
-    for request in required_lookups(config) {
-        let key = context_key(&request, account, region);
-        if cache.get(&key).is_none() && !out.iter().any(|m| m.key == key) {
-            out.push(MissingLookup { request, key });
-        }
-    }
-    out
+    missing_lookups(config, account, region, cache.entries())
 }
 
 /// The error for `--no-lookups` with values missing.
@@ -88,46 +76,55 @@ pub fn from_cache(
     region: &str,
     cache: &ContextCache,
 ) -> Result<Lookups, LookupError> {
-    let still_missing = missing(config, account, region, cache);
-    if !still_missing.is_empty() {
-        return Err(missing_error(cache, &still_missing));
-    }
-    let mut lookups = Lookups::default();
-    for request in required_lookups(config) {
-        let key = context_key(&request, account, region);
-        let value = cache.get(&key).cloned().unwrap_or(Value::Null);
-        let bad = |reason: String| LookupError::BadCachedValue {
+    resolve_lookups(config, account, region, cache.entries()).map_err(|e| match e {
+        ContextError::Missing { missing } => missing_error(cache, &missing),
+        ContextError::BadValue { key, reason } => LookupError::BadCachedValue {
             path: cache.path().to_path_buf(),
-            key: key.clone(),
+            key,
             reason,
-        };
-        match request {
-            LookupRequest::AmiByName { .. } | LookupRequest::AmiById { .. } => {
-                lookups.ami_id = value
-                    .as_str()
-                    .filter(|s| !s.is_empty())
-                    .ok_or_else(|| bad("expected an image id string".into()))?
-                    .to_owned();
-            }
-            LookupRequest::DefaultVpc | LookupRequest::VpcById { .. } => {
-                let vpc: VpcInfo = serde_json::from_value(value)
-                    .map_err(|e| bad(format!("expected a VPC description ({e})")))?;
-                lookups.vpc = Some(vpc);
-            }
-            LookupRequest::AvailabilityZones => {
-                let zones: Vec<String> = serde_json::from_value(value)
-                    .map_err(|e| bad(format!("expected a list of zone names ({e})")))?;
-                if zones.is_empty() {
-                    return Err(bad("the list of availability zones is empty".into()));
-                }
-                lookups.availability_zones = Some(zones);
-            }
-            LookupRequest::SecurityGroup { .. } => {
-                let sg: SecurityGroupInfo = serde_json::from_value(value)
-                    .map_err(|e| bad(format!("expected a security group description ({e})")))?;
-                lookups.security_group = Some(sg);
-            }
-        }
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stack_config::RawConfig;
+    use stack_template::{context_key, required_lookups};
+
+    fn config() -> StackConfig {
+        let raw = RawConfig::from_pairs([
+            ("SEMAPHORE_AGENT_STACK_NAME", "test-stack"),
+            ("SEMAPHORE_ORGANIZATION", "test"),
+            ("SEMAPHORE_AGENT_TOKEN_PARAMETER_NAME", "test-token"),
+            ("SEMAPHORE_AGENT_AMI", "ami-given"),
+        ]);
+        StackConfig::from_raw(&raw).expect("valid").config
     }
-    Ok(lookups)
+
+    #[test]
+    fn errors_from_the_cache_name_its_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("cdk.context.json");
+        let config = config();
+        let mut cache = ContextCache::load(&path).expect("empty cache");
+
+        let missing_err =
+            from_cache(&config, "123456789012", "us-east-1", &cache).expect_err("nothing cached");
+        assert!(
+            matches!(&missing_err, LookupError::Missing { path: p, keys } if p == &path && keys.len() == required_lookups(&config).len()),
+            "{missing_err}"
+        );
+
+        for request in required_lookups(&config) {
+            let key = context_key(&request, "123456789012", "us-east-1");
+            cache.insert(key, serde_json::json!(""));
+        }
+        let bad = from_cache(&config, "123456789012", "us-east-1", &cache).expect_err("bad values");
+        assert!(
+            matches!(&bad, LookupError::BadCachedValue { path: p, .. } if p == &path),
+            "{bad}"
+        );
+        assert!(bad.to_string().contains("cdk.context.json"), "{bad}");
+    }
 }

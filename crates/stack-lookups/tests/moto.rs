@@ -14,7 +14,10 @@ async fn client() -> Option<Client> {
         );
         return None;
     }
-    let config = stack_lookups::aws_config(Some("us-east-1".into())).await;
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .load()
+        .await;
     Some(Client::new(&config))
 }
 

@@ -17,3 +17,28 @@ pub enum SynthError {
     #[error("missing lookup result: {0}")]
     MissingLookup(&'static str),
 }
+
+/// Why a configuration's lookups could not be resolved from a context map
+/// ([`resolve_lookups`](crate::resolve_lookups)). A separate enum from [`SynthError`]: it is
+/// the error of another operation, one the caller runs (and reports, with the file the map
+/// came from) before synthesis.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ContextError {
+    /// The context lacks values the configuration needs; lists every one, each key once.
+    #[error(
+        "missing context keys: '{}'",
+        missing.iter().map(|m| m.key.as_str()).collect::<Vec<_>>().join(", ")
+    )]
+    Missing {
+        /// The missing lookups, in the order the configuration needs them.
+        missing: Vec<crate::context::MissingLookup>,
+    },
+    /// A value does not have the shape of its lookup's result.
+    #[error("the value of '{key}' is not valid: {reason}")]
+    BadValue {
+        /// The context key, in CDK's format.
+        key: String,
+        /// What was expected, with the parser's complaint if any.
+        reason: String,
+    },
+}

@@ -1,6 +1,8 @@
 //! Content hashes computed when the crate is built (this file is also compiled into
 //! `build.rs`): the Packer-tree hash in AMI names and the fingerprints that name Lambda assets.
-//! Both depend only on file contents (and, for assets, on paths), never on timestamps.
+//! Both depend only on file contents (and, for assets, on paths), never on timestamps, and
+//! neither covers a crate's tests: an edit that cannot change what is built must not make
+//! users rebake an image or redeploy a Lambda.
 
 use std::fs;
 use std::io;
@@ -11,7 +13,18 @@ use sha2::Sha256;
 
 /// The sources each Lambda's zip is built from, relative to the workspace root: the
 /// workspace manifest and lock file, the function's folder, and every workspace crate it
-/// links. Keep in step with the Lambdas' `Cargo.toml` dependencies.
+/// links (its normal and build dependencies, transitively; not its dev-dependencies). A
+/// change to any of these files changes the Lambda's S3 key, so every user's next deploy
+/// updates the function; a crate the Lambda does not link must therefore not be listed.
+///
+/// A test (`stack-template`'s `tests/it/fingerprint_roots.rs`) checks this list against
+/// `cargo metadata`: adding or dropping a workspace dependency of a Lambda fails it until the
+/// list follows.
+///
+/// Folders are hashed without their `tests/`, `benches/` and `examples/` folders (see
+/// [`asset_fingerprint`]). Everything else in a listed crate counts, doc comments included:
+/// telling a doc edit from a code edit would need a Rust parser here, and a crate the Lambda
+/// links is edited rarely enough that the extra update is accepted.
 pub const LAMBDA_SOURCES: &[(&str, &[&str])] = &[
     (
         "scaler",
@@ -21,6 +34,7 @@ pub const LAMBDA_SOURCES: &[(&str, &[&str])] = &[
             "lambdas/scaler",
             "crates/scaler-core",
             "crates/scaler-tick",
+            "crates/agent-protocol",
             "crates/aws-support",
             "crates/stack-contract",
         ],
@@ -134,9 +148,17 @@ pub fn image_hash(base: &Path, roots: &[&str]) -> io::Result<String> {
     Ok(hex(&Md5::digest(text.as_bytes())))
 }
 
+/// Folders directly under a crate's root that hold no code the crate's library or binary
+/// is built from: Cargo's integration tests, benchmarks and examples. The asset fingerprint
+/// leaves them out, as the image hash leaves out `agent-instance`'s tests, so that editing a
+/// test never makes every user's next deploy update a Lambda. (A `tests` folder deeper down,
+/// such as `src/tests/`, is a module of the crate and counts.)
+pub const NOT_LINKED_FOLDERS: &[&str] = &["tests", "benches", "examples"];
+
 /// The asset fingerprint of a Lambda: SHA-256 over its name and, for every file of `roots`
 /// (files or folders, relative to `base`), the file's path relative to `base` and the SHA-256
-/// of its content. Line endings are normalized so a Windows checkout gives the same key.
+/// of its content. Of a folder root, the files under its [`NOT_LINKED_FOLDERS`] are left out.
+/// Line endings are normalized so a Windows checkout gives the same key.
 pub fn asset_fingerprint(name: &str, base: &Path, roots: &[&str]) -> io::Result<String> {
     let mut hasher = Sha256::new();
     field(&mut hasher, "lambda", name.as_bytes());
@@ -146,7 +168,10 @@ pub fn asset_fingerprint(name: &str, base: &Path, roots: &[&str]) -> io::Result<
         if path.is_file() {
             files.push(path);
         } else {
-            files.extend(files_under(&path)?);
+            let linked = files_under(&path)?
+                .into_iter()
+                .filter(|file| !in_unlinked_folder(&path, file));
+            files.extend(linked);
         }
     }
     files.sort();
@@ -161,6 +186,18 @@ pub fn asset_fingerprint(name: &str, base: &Path, roots: &[&str]) -> io::Result<
         field(&mut hasher, &format!("file:{relative}"), value.as_bytes());
     }
     Ok(hex(&hasher.finalize()))
+}
+
+/// Whether `file` lies inside one of the [`NOT_LINKED_FOLDERS`] directly under `root`.
+fn in_unlinked_folder(root: &Path, file: &Path) -> bool {
+    let Ok(relative) = file.strip_prefix(root) else {
+        return false;
+    };
+    let mut parts = relative.components();
+    match (parts.next(), parts.next()) {
+        (Some(top), Some(_)) => NOT_LINKED_FOLDERS.iter().any(|f| top.as_os_str() == *f),
+        _ => false,
+    }
 }
 
 fn field(hasher: &mut Sha256, header: &str, value: &[u8]) {

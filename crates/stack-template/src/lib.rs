@@ -3,6 +3,7 @@
 //! original CDK app so that existing stacks update in place.
 
 pub mod assets;
+pub mod context;
 mod error;
 pub mod fingerprint;
 pub mod ids;
@@ -12,7 +13,8 @@ mod synth;
 pub mod tags;
 
 pub use assets::{LambdaAsset, ami_name, assets_bucket};
-pub use error::SynthError;
+pub use context::{MissingLookup, context_key, missing_lookups, resolve_lookups};
+pub use error::{ContextError, SynthError};
 pub use lookups::{
     LookupRequest, Lookups, SecurityGroupInfo, Subnet, SubnetGroup, SubnetType, VpcInfo,
     required_lookups,

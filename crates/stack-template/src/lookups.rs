@@ -1,6 +1,7 @@
 //! What the template needs from the AWS account, as data: which lookups a configuration
-//! requires ([`required_lookups`]) and their results ([`Lookups`]). Resolving them (from the
-//! `cdk.context.json` cache or the EC2 API) is `stack-lookups`' job.
+//! requires ([`required_lookups`]) and their results ([`Lookups`]). Building the results from
+//! CDK's context (a key → value map) is [`crate::context`]'s; reading the `cdk.context.json`
+//! file and asking the EC2 API for what it lacks is `stack-lookups`' job.
 
 use serde::{Deserialize, Serialize};
 use stack_config::StackConfig;

@@ -6,12 +6,12 @@
 
 use std::fs;
 
+use crate::support::{FixtureLookups, fixture_ssh_keys, fixtures_dir, synth_config};
 use serde_json::Value;
 use stack_config::{RawConfig, StackConfig};
 use stack_contract::AgentParameters;
 use stack_contract::scaler_env::{self, Overprovision};
 use stack_template::ids::{CONFIG_PARAMETER, SCALER_FUNCTION};
-use test_support::{FixtureLookups, fixture_ssh_keys, fixtures_dir, synth_config};
 
 fn golden_configs() -> Vec<(String, StackConfig)> {
     let mut cases: Vec<_> = fs::read_dir(fixtures_dir().join("synth"))

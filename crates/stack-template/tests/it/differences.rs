@@ -1,11 +1,11 @@
 //! The deliberate differences from the original, and template-wide invariants.
 
-use serde_json::{Value, json};
-use stack_template::{SynthError, ids};
-use test_support::{
+use crate::support::{
     FixtureLookups, fixture_ssh_keys, has_resource_properties, references, resources_of_type,
     synth_pairs,
 };
+use serde_json::{Value, json};
+use stack_template::{SynthError, ids};
 
 const BASIC: &[(&str, &str)] = &[
     ("SEMAPHORE_AGENT_STACK_NAME", "ci-agents"),

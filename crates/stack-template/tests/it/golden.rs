@@ -8,10 +8,10 @@
 
 use std::fs;
 
+use crate::support::{FixtureLookups, fixture_ssh_keys, fixtures_dir, json_diff, synth_config};
 use serde_json::Value;
 use stack_config::{RawConfig, StackConfig};
 use stack_template::LambdaAsset;
-use test_support::{FixtureLookups, fixture_ssh_keys, fixtures_dir, json_diff, synth_config};
 
 #[test]
 fn every_case_matches_its_golden_template() {

@@ -3,9 +3,9 @@
 
 use std::process::Command;
 
+use crate::support::workspace_root;
 use stack_config::{RawConfig, StackConfig};
 use stack_template::assets::ami_name;
-use test_support::workspace_root;
 
 fn make(args: &[&str]) -> Option<String> {
     let out = match Command::new("make")

@@ -4,10 +4,10 @@
 
 use std::collections::BTreeMap;
 
+use crate::support::{FixtureLookups, has_resource_properties, resources_of_type, synth_pairs};
 use serde_json::{Value, json};
 use stack_config::{ConfigError, RawConfig, StackConfig, parse};
 use stack_template::{SecurityGroupInfo, Subnet, SubnetGroup, SubnetType, VpcInfo};
-use test_support::{FixtureLookups, has_resource_properties, resources_of_type, synth_pairs};
 
 const ACCOUNT: &str = "123456789012";
 const ASG_ARN: &str = "arn:aws:autoscaling:*:123456789012:autoScalingGroup:*:autoScalingGroupName/test-stack-autoScalingGroup-*";

@@ -25,10 +25,13 @@
 use std::collections::BTreeSet;
 use std::fs;
 
+use crate::support::{
+    FixtureLookups, json_diff, reference_context, reference_dir, references, synth_config,
+    synth_resolved,
+};
 use serde_json::{Map, Value};
 use stack_config::{RawConfig, StackConfig};
-use stack_template::ids;
-use test_support::{FixtureLookups, json_diff, reference_dir, references, synth_config};
+use stack_template::{Environment, ids, resolve_lookups};
 
 const RUNTIME_KEYS: &[&str] = &[
     "Architectures",
@@ -167,11 +170,14 @@ fn templates_match_the_originals_up_to_intended_differences() {
         eprintln!("skipped: ../shared/reference is not present");
         return;
     };
-    let context: Value = serde_json::from_str(
+    let context: Map<String, Value> = serde_json::from_str(
         &fs::read_to_string(reference.join("cdk.context.json")).expect("reference context"),
     )
-    .expect("context JSON");
-    let lookups = FixtureLookups::from_cdk_context(&context, "123456789012", "us-east-1");
+    .expect("context JSON object");
+    let environment = Environment {
+        account: "123456789012".into(),
+        region: "us-east-1".into(),
+    };
     let keys: Vec<String> = serde_json::from_str(
         &fs::read_to_string(reference.join("gh_ssh_keys.json")).expect("reference keys"),
     )
@@ -195,7 +201,16 @@ fn templates_match_the_originals_up_to_intended_differences() {
         let config = StackConfig::from_raw(&raw)
             .unwrap_or_else(|e| panic!("{}: {e}", case.display()))
             .config;
-        let ours = synth_config(&config, &lookups, &keys)
+        // The original's cache, through the real resolver (AMI-name keys re-keyed, see
+        // `reference_context`).
+        let lookups = resolve_lookups(
+            &config,
+            &environment.account,
+            &environment.region,
+            &reference_context(&context, &config),
+        )
+        .unwrap_or_else(|e| panic!("{}: {e}", case.display()));
+        let ours = synth_resolved(&config, &lookups, &environment, &keys)
             .unwrap_or_else(|e| panic!("{}: {e}", case.display()))
             .template
             .to_json();
@@ -231,7 +246,7 @@ fn custom_resource_keeps_logical_id_type_and_service_token_target() {
         return;
     };
     let lookups = FixtureLookups::load_default();
-    let keys = test_support::fixture_ssh_keys();
+    let keys = crate::support::fixture_ssh_keys();
     for entry in fs::read_dir(&reference).expect("reference dir") {
         let case = entry.expect("entry").path();
         let Ok(text) = fs::read_to_string(case.join("template.json")) else {

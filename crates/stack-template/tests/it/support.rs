@@ -1,15 +1,18 @@
-//! Shared test support: fixture lookups, the original's reference data, and matchers with the
-//! semantics of CDK's `Template.hasResourceProperties` (objects partially, arrays exactly).
+//! What the template tests share: paths of the fixtures, fixture lookups fed to the real
+//! lookup resolver (`stack_template::resolve_lookups`), synthesis helpers, and matchers with
+//! the semantics of CDK's `Template.hasResourceProperties` (objects partially, arrays
+//! exactly). A module of this test binary; `benches/synth.rs` includes it by path. It is not a
+//! crate so that nothing outside `stack-template` depends back on it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use stack_config::{RawConfig, StackConfig};
 use stack_template::{
     Environment, LookupRequest, Lookups, SecurityGroupInfo, SynthError, SynthInput, Synthesized,
-    VpcInfo, required_lookups,
+    VpcInfo, context_key, required_lookups, resolve_lookups,
 };
 
 /// The workspace root.
@@ -29,8 +32,10 @@ pub fn reference_dir() -> Option<PathBuf> {
     dir.is_dir().then_some(dir)
 }
 
-/// Lookup results for tests, keyed by meaning rather than by cache key, so fixtures do not
-/// change when the Packer tree (and so the AMI name) changes.
+/// Lookup results for tests (`tests/fixtures/lookups.json`), keyed by meaning rather than by
+/// CDK's context key, so fixtures do not change when the Packer tree (and so the AMI name)
+/// changes. They reach synthesis the way a real run's do: as a context map under CDK's keys
+/// ([`FixtureLookups::context_for`]), resolved by `stack_template::resolve_lookups`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FixtureLookups {
@@ -63,64 +68,6 @@ impl FixtureLookups {
         serde_json::from_str(&text).expect("lookups.json is valid")
     }
 
-    /// Reads the original's `cdk.context.json` (keys in CDK's format), mapping image-name
-    /// keys to `<os>-<arch>` whatever their version and hash.
-    pub fn from_cdk_context(context: &Value, account: &str, region: &str) -> FixtureLookups {
-        let mut out = FixtureLookups {
-            account: account.into(),
-            region: region.into(),
-            ..Default::default()
-        };
-        let Some(entries) = context.as_object() else {
-            return out;
-        };
-        for (key, value) in entries {
-            let (provider, rest) = key.split_once(':').unwrap_or((key, ""));
-            let props: BTreeMap<&str, &str> =
-                rest.split(':').filter_map(|p| p.split_once('=')).collect();
-            match provider {
-                "ami" => {
-                    let id = value.as_str().unwrap_or_default().to_owned();
-                    if let Some(image_id) = props.get("filters.image-id.0") {
-                        out.ami_by_id.insert((*image_id).into(), id);
-                    } else if let Some(name) = props.get("filters.name.0") {
-                        // semaphore-agent-v<version>-<os>-<arch>-<hash>
-                        let without_hash = name.rsplit_once('-').map_or(*name, |(a, _)| a);
-                        let os_arch = without_hash
-                            .strip_prefix("semaphore-agent-v")
-                            .and_then(|s| s.split_once('-'))
-                            .map_or(without_hash, |(_, rest)| rest);
-                        out.ami_by_name.insert(os_arch.into(), id);
-                    }
-                }
-                "availability-zones" => {
-                    out.availability_zones = serde_json::from_value(value.clone()).ok();
-                }
-                "vpc-provider" => {
-                    let vpc: VpcInfo =
-                        serde_json::from_value(value.clone()).expect("VPC context value");
-                    let name = if props.contains_key("filter.isDefault") {
-                        "default".to_owned()
-                    } else {
-                        props
-                            .get("filter.vpc-id")
-                            .map_or(String::new(), |s| (*s).into())
-                    };
-                    out.vpcs.insert(name, vpc);
-                }
-                "security-group" => {
-                    let sg: SecurityGroupInfo =
-                        serde_json::from_value(value.clone()).expect("SG context value");
-                    if let Some(id) = props.get("securityGroupId") {
-                        out.security_groups.insert((*id).into(), sg);
-                    }
-                }
-                _ => {}
-            }
-        }
-        out
-    }
-
     /// The environment of the fixtures.
     pub fn environment(&self) -> Environment {
         Environment {
@@ -129,53 +76,87 @@ impl FixtureLookups {
         }
     }
 
-    /// Resolves the lookups `config` needs; panics naming a missing fixture.
-    pub fn resolve(&self, config: &StackConfig) -> Lookups {
-        let mut lookups = Lookups::default();
+    /// The context `config` would find in a `cdk.context.json` of the fixtures' account and
+    /// region: for each lookup it needs, the fixture of the same meaning under CDK's real key.
+    /// A lookup without a fixture is left out, so the resolver reports its key as missing.
+    pub fn context_for(&self, config: &StackConfig) -> Map<String, Value> {
+        let mut context = Map::new();
         for request in required_lookups(config) {
-            match request {
-                LookupRequest::AmiByName { .. } => {
-                    let key = format!("{}-{}", config.os.as_str(), config.arch);
-                    lookups.ami_id = self
-                        .ami_by_name
-                        .get(&key)
-                        .unwrap_or_else(|| panic!("no fixture AMI for {key}"))
-                        .clone();
-                }
-                LookupRequest::AmiById { image_id } => {
-                    lookups.ami_id = self
-                        .ami_by_id
-                        .get(&image_id)
-                        .unwrap_or_else(|| panic!("no fixture AMI {image_id}"))
-                        .clone();
-                }
-                LookupRequest::DefaultVpc => {
-                    lookups.vpc = Some(self.vpcs.get("default").expect("default VPC").clone());
-                }
-                LookupRequest::VpcById { vpc_id } => {
-                    lookups.vpc = Some(
-                        self.vpcs
-                            .get(&vpc_id)
-                            .unwrap_or_else(|| panic!("no fixture VPC {vpc_id}"))
-                            .clone(),
-                    );
-                }
-                LookupRequest::AvailabilityZones => {
-                    lookups.availability_zones =
-                        Some(self.availability_zones.clone().expect("fixture AZs"));
-                }
+            let value = match &request {
+                LookupRequest::AmiByName { .. } => self
+                    .ami_by_name
+                    .get(&format!("{}-{}", config.os.as_str(), config.arch))
+                    .map(to_json),
+                LookupRequest::AmiById { image_id } => self.ami_by_id.get(image_id).map(to_json),
+                LookupRequest::DefaultVpc => self.vpcs.get("default").map(to_json),
+                LookupRequest::VpcById { vpc_id } => self.vpcs.get(vpc_id).map(to_json),
+                LookupRequest::AvailabilityZones => self.availability_zones.as_ref().map(to_json),
                 LookupRequest::SecurityGroup { group_id } => {
-                    lookups.security_group = Some(
-                        self.security_groups
-                            .get(&group_id)
-                            .unwrap_or_else(|| panic!("no fixture SG {group_id}"))
-                            .clone(),
-                    );
+                    self.security_groups.get(group_id).map(to_json)
                 }
+            };
+            if let Some(value) = value {
+                context.insert(context_key(&request, &self.account, &self.region), value);
             }
         }
-        lookups
+        context
     }
+
+    /// `config`'s lookups, resolved from [`Self::context_for`] by the real resolver; panics
+    /// with the resolver's error (which names the missing or bad key).
+    pub fn resolve(&self, config: &StackConfig) -> Lookups {
+        resolve_lookups(
+            config,
+            &self.account,
+            &self.region,
+            &self.context_for(config),
+        )
+        .unwrap_or_else(|e| panic!("fixture lookups: {e}"))
+    }
+}
+
+/// A fixture value as the context value a lookup would have recorded.
+fn to_json<T: serde::Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).expect("fixture values serialize")
+}
+
+/// The original's `cdk.context.json` (in `../shared/reference`) as `config` would find it.
+/// Every key is CDK's own and kept, except that the original's AMI names carry its version
+/// and its Packer tree's hash (`semaphore-agent-v0.10.0-ubuntu-focal-x86_64-33acc…`) where ours
+/// carry this workspace's: the original's image key with the same `<os>-<arch>` is re-keyed
+/// by rewriting its name part to the name `config` asks for. The result goes to the real
+/// resolver like any context.
+pub fn reference_context(context: &Map<String, Value>, config: &StackConfig) -> Map<String, Value> {
+    let mut out = context.clone();
+    for request in required_lookups(config) {
+        let LookupRequest::AmiByName { name } = request else {
+            continue;
+        };
+        let found = context.iter().find_map(|(key, value)| {
+            let old = key
+                .split(':')
+                .find_map(|part| part.strip_prefix("filters.name.0="))?;
+            (old.starts_with("semaphore-agent-v") && image_os_arch(old) == image_os_arch(&name))
+                .then_some((key, old, value))
+        });
+        if let Some((key, old, value)) = found {
+            let rekeyed = key.replace(
+                &format!("filters.name.0={old}"),
+                &format!("filters.name.0={name}"),
+            );
+            out.insert(rekeyed, value.clone());
+        }
+    }
+    out
+}
+
+/// `<os>-<arch>` of an image name `semaphore-agent-v<version>-<os>-<arch>-<hash>`.
+fn image_os_arch(name: &str) -> &str {
+    let without_hash = name.rsplit_once('-').map_or(name, |(rest, _)| rest);
+    without_hash
+        .strip_prefix("semaphore-agent-v")
+        .and_then(|s| s.split_once('-'))
+        .map_or(without_hash, |(_, os_arch)| os_arch)
 }
 
 /// GitHub keys of the fixtures (`tests/fixtures/gh_ssh_keys.json`).
@@ -204,12 +185,25 @@ pub fn synth_config(
     lookups: &FixtureLookups,
     keys: &[String],
 ) -> Result<Synthesized, SynthError> {
-    let resolved = lookups.resolve(config);
-    let environment = lookups.environment();
+    synth_resolved(
+        config,
+        &lookups.resolve(config),
+        &lookups.environment(),
+        keys,
+    )
+}
+
+/// Synthesizes a validated config with lookups already resolved.
+pub fn synth_resolved(
+    config: &StackConfig,
+    lookups: &Lookups,
+    environment: &Environment,
+    keys: &[String],
+) -> Result<Synthesized, SynthError> {
     stack_template::synth(SynthInput {
         config,
-        lookups: &resolved,
-        environment: &environment,
+        lookups,
+        environment,
         ssh_keys: keys,
     })
 }
@@ -271,8 +265,13 @@ pub fn json_diff(expected: &Value, actual: &Value) -> String {
 
 /// Every logical ID a JSON value names through `Ref` or `Fn::GetAtt` (pseudo parameters such
 /// as `AWS::Partition` included).
-pub fn references(value: &Value) -> std::collections::BTreeSet<String> {
-    fn walk(value: &Value, out: &mut std::collections::BTreeSet<String>) {
+///
+/// `stack_deploy::diff::references` answers a similar question for the deploy engine (without
+/// pseudo parameters, with `Fn::Sub`); this copy stays because `stack-template` cannot use
+/// `stack-deploy`, even as a dev-dependency: it pulls in the AWS SDK, which
+/// `cargo test -p stack-template` must never compile.
+pub fn references(value: &Value) -> BTreeSet<String> {
+    fn walk(value: &Value, out: &mut BTreeSet<String>) {
         match value {
             Value::Object(map) => {
                 if let Some(Value::String(target)) = map.get("Ref") {
@@ -291,7 +290,7 @@ pub fn references(value: &Value) -> std::collections::BTreeSet<String> {
             _ => {}
         }
     }
-    let mut out = std::collections::BTreeSet::new();
+    let mut out = BTreeSet::new();
     walk(value, &mut out);
     out
 }
