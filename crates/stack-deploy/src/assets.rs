@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use crate::cloud::Storage;
+pub use crate::error::AssetError;
 
 /// The manifest's file name inside a `package` folder.
 pub const MANIFEST: &str = "manifest.json";
@@ -55,66 +56,6 @@ pub struct LocalZip {
     pub path: PathBuf,
     /// Its bytes.
     pub bytes: Vec<u8>,
-}
-
-/// Why a `package` folder cannot supply the zips.
-#[derive(Debug, thiserror::Error)]
-pub enum AssetError {
-    /// The manifest cannot be read.
-    #[error("cannot read {}", .path.display())]
-    ManifestUnreadable {
-        /// The manifest's path.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The manifest is not a package manifest.
-    #[error("{} is not a package manifest", .path.display())]
-    ManifestInvalid {
-        /// The manifest's path.
-        path: PathBuf,
-        /// The parse error.
-        #[source]
-        source: serde_json::Error,
-    },
-    /// The manifest names no zip for a key the template needs.
-    #[error(
-        "{} has no zip for {key}: it was built from other sources than this agent-aws-stack; run `agent-aws-stack package --output {}` again",
-        .manifest.display(), .dir.display()
-    )]
-    NotInManifest {
-        /// The manifest's path.
-        manifest: PathBuf,
-        /// The S3 key.
-        key: String,
-        /// The `package` folder.
-        dir: PathBuf,
-    },
-    /// A zip cannot be read.
-    #[error("cannot read {}", .path.display())]
-    ZipUnreadable {
-        /// The zip's path.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// A zip differs from what the manifest says.
-    #[error(
-        "{} does not match its manifest (SHA-256 {actual}, manifest says {expected}); run `agent-aws-stack package --output {}` again",
-        .path.display(), .dir.display()
-    )]
-    ZipMismatch {
-        /// The zip's path.
-        path: PathBuf,
-        /// Its SHA-256.
-        actual: String,
-        /// The manifest's SHA-256.
-        expected: String,
-        /// The `package` folder.
-        dir: PathBuf,
-    },
 }
 
 /// SHA-256 of `bytes`, lowercase hex.

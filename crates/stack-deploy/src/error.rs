@@ -1,8 +1,9 @@
-//! Why a deploy, diff, destroy or bootstrap did not succeed: typed fields (statuses as
-//! enums, reasons as options, failed resources as a list), rendered to text only by
-//! `Display`.
+//! Why a deploy, diff, destroy or bootstrap did not succeed, or why a `package` folder
+//! cannot supply the Lambda zips: typed fields (statuses as enums, reasons as options,
+//! failed resources as a list), rendered to text only by `Display`.
 
 use std::fmt;
+use std::path::PathBuf;
 
 use aws_support::AwsFailure;
 use serde::Serialize;
@@ -339,6 +340,66 @@ pub enum BootstrapError {
     OrphanBucket {
         /// The bucket.
         bucket: String,
+    },
+}
+
+/// Why a `package` folder cannot supply the zips.
+#[derive(Debug, thiserror::Error)]
+pub enum AssetError {
+    /// The manifest cannot be read.
+    #[error("cannot read {}", .path.display())]
+    ManifestUnreadable {
+        /// The manifest's path.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The manifest is not a package manifest.
+    #[error("{} is not a package manifest", .path.display())]
+    ManifestInvalid {
+        /// The manifest's path.
+        path: PathBuf,
+        /// The parse error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The manifest names no zip for a key the template needs.
+    #[error(
+        "{} has no zip for {key}: it was built from other sources than this agent-aws-stack; run `agent-aws-stack package --output {}` again",
+        .manifest.display(), .dir.display()
+    )]
+    NotInManifest {
+        /// The manifest's path.
+        manifest: PathBuf,
+        /// The S3 key.
+        key: String,
+        /// The `package` folder.
+        dir: PathBuf,
+    },
+    /// A zip cannot be read.
+    #[error("cannot read {}", .path.display())]
+    ZipUnreadable {
+        /// The zip's path.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A zip differs from what the manifest says.
+    #[error(
+        "{} does not match its manifest (SHA-256 {actual}, manifest says {expected}); run `agent-aws-stack package --output {}` again",
+        .path.display(), .dir.display()
+    )]
+    ZipMismatch {
+        /// The zip's path.
+        path: PathBuf,
+        /// Its SHA-256.
+        actual: String,
+        /// The manifest's SHA-256.
+        expected: String,
+        /// The `package` folder.
+        dir: PathBuf,
     },
 }
 

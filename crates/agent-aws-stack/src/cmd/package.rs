@@ -72,6 +72,10 @@ pub fn build(output: &Path, source: Option<&Path>, listing: Listing) -> Result<(
         build.args(["--package", asset.name()]);
     }
     build.env("RUSTFLAGS", remap_flags(&root));
+    if listing == Listing::Stderr {
+        // Part of another command whose stdout carries only its result (`deploy --json`).
+        build.stdout(std::process::Stdio::from(std::io::stderr()));
+    }
     let status = build.status().context("cannot run `cargo lambda build`")?;
     if !status.success() {
         bail!("`cargo lambda build` failed ({status}); its output above says why");
