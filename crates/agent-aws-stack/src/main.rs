@@ -45,16 +45,16 @@ enum Command {
     /// Prepare an account and region: the Lambda code bucket and, with policies, the role
     /// CloudFormation acts as. Reuses an existing CDK bootstrap. Running it again changes
     /// nothing.
-    Bootstrap(cmd::stack::BootstrapArgs),
+    Bootstrap(cmd::bootstrap::BootstrapArgs),
     /// Synthesize, upload the Lambda code, and create or update the stack through a change
     /// set, following its events live.
-    Deploy(cmd::stack::DeployArgs),
+    Deploy(cmd::deploy::DeployArgs),
     /// Compare the deployed stack with the synthesized template, resource by resource.
     ///
     /// Exit status: 0 no differences, 1 differences, 2 error (as diff(1)).
-    Diff(cmd::stack::DiffArgs),
+    Diff(cmd::diff::DiffArgs),
     /// Delete the stack (asks first unless --force) and wait for it to go.
-    Destroy(cmd::stack::DestroyArgs),
+    Destroy(cmd::destroy::DestroyArgs),
     /// Store the agent registration token (from stdin or a hidden prompt) as the encrypted
     /// SSM parameter SEMAPHORE_AGENT_TOKEN_PARAMETER_NAME.
     Token(cmd::token::TokenArgs),
@@ -73,14 +73,14 @@ fn main() -> ExitCode {
         Command::Config(args) => cmd::config::run(args),
         Command::ScaleOnce(args) => cmd::scale_once::run(args),
         Command::Package(args) => cmd::package::run(args),
-        Command::Bootstrap(args) => cmd::stack::bootstrap(args),
-        Command::Deploy(args) => cmd::stack::deploy(args),
-        Command::Destroy(args) => cmd::stack::destroy(args),
+        Command::Bootstrap(args) => cmd::bootstrap::run(args),
+        Command::Deploy(args) => cmd::deploy::run(args),
+        Command::Destroy(args) => cmd::destroy::run(args),
         Command::Token(args) => cmd::token::run(args),
         Command::ExecutionPolicy(args) => cmd::execution_policy::run(args),
         Command::Images(args) => cmd::images::run(args),
         Command::Diff(args) => {
-            return match cmd::stack::diff(args) {
+            return match cmd::diff::run(args) {
                 Ok(false) => ExitCode::SUCCESS,
                 Ok(true) => ExitCode::from(1),
                 Err(error) => {

@@ -48,6 +48,16 @@ fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The `--json` document: the whole of stdout, nothing else.
+fn json_result(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("stdout is one JSON document ({e}): {}", text(output)))
+}
+
 /// Synthesis flags for a config, its lookup cache and GitHub keys, offline.
 fn synth_flags(config: &Path, context: &Path, keys: &Path) -> Vec<String> {
     [
@@ -396,6 +406,24 @@ fn bootstrap_deploy_update_diff_destroy_and_upgrade_from_the_original() {
         matches!(status.as_deref(), None | Some("DELETE_COMPLETE")),
         "stack left behind: {status:?}"
     );
+    // The same with --json: the refusal as a document on stdout, the error on stderr.
+    let out = run(&["deploy", "--json", "--lambdas", &l], &flags, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let report = json_result(&out);
+    assert_eq!(report["stack"], "ci-agents", "{report}");
+    assert_eq!(report["verdict"], "failed", "{report}");
+    assert_eq!(report["security_broadening"], true, "{report}");
+    assert!(
+        report["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("needs approval")),
+        "{report}"
+    );
+    assert!(
+        stderr(&out).contains("error: ") && stderr(&out).contains("needs approval"),
+        "{}",
+        text(&out)
+    );
 
     // First deploy: code uploaded, stack created, verdict last.
     let first = Instant::now();
@@ -417,6 +445,20 @@ fn bootstrap_deploy_update_diff_destroy_and_upgrade_from_the_original() {
         "{}",
         text(&out)
     );
+    // stdout holds the verdict only; the story (diff, events) is on stderr.
+    assert_eq!(stdout(&out).trim_end().lines().count(), 1, "{}", text(&out));
+    for line in [
+        "==> Creating stack ci-agents",
+        "[+] AWS::AutoScaling::AutoScalingGroup autoScalingGroup",
+        "==> Stack create started; following its events",
+        "CREATE_COMPLETE  AWS::CloudFormation::Stack  ci-agents",
+    ] {
+        assert!(
+            stderr(&out).contains(line),
+            "{line:?} on stderr: {}",
+            text(&out)
+        );
+    }
     assert_eq!(
         rt.block_on(stack_status(&client, stack)).as_deref(),
         Some("CREATE_COMPLETE")
@@ -453,6 +495,26 @@ fn bootstrap_deploy_update_diff_destroy_and_upgrade_from_the_original() {
         "{}",
         text(&out)
     );
+    let out = run(&["deploy", "--yes", "--json", "--lambdas", &l], &flags, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let report = json_result(&out);
+    assert_eq!(report["verdict"], "no-changes", "{report}");
+    assert!(
+        report["stack_id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("arn:")),
+        "{report}"
+    );
+    assert!(
+        stderr(&out).contains(
+            "==> Creating change set agent-aws-stack-deploy (update) for stack ci-agents"
+        ),
+        "{}",
+        text(&out)
+    );
+    let out = run(&["diff", "--json"], &flags, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(json_result(&out)["verdict"], "no-differences");
 
     // An update: diff shows it property by property, deploy applies it.
     let change = [
@@ -474,6 +536,18 @@ fn bootstrap_deploy_update_diff_destroy_and_upgrade_from_the_original() {
         shown
             .contains("Properties.LaunchTemplateData.InstanceType: \"c6i.large\" → \"c6i.xlarge\""),
         "{shown}"
+    );
+    let out = run(&["diff", "--json"], &flags, &change);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let report = json_result(&out);
+    assert_eq!(report["verdict"], "differences", "{report}");
+    assert_eq!(report["exists"], true, "{report}");
+    let changes = report["changes"].as_array().expect("changes");
+    assert!(
+        changes.iter().any(|c| c["logical_id"] == "autoScalingGroup"
+            && c["resource_type"] == "AWS::AutoScaling::AutoScalingGroup"
+            && c["action"] == "modify"),
+        "{report}"
     );
     let out = run(&["deploy", "--yes", "--lambdas", &l], &flags, &change);
     assert!(out.status.success(), "{}", text(&out));
@@ -536,6 +610,11 @@ fn bootstrap_deploy_update_diff_destroy_and_upgrade_from_the_original() {
         "{}",
         text(&out)
     );
+    assert!(
+        stderr(&out).contains("2 agent instance(s) still running"),
+        "progress is on stderr: {}",
+        text(&out)
+    );
     assert_eq!(
         rt.block_on(stack_status(&client, stack)).as_deref(),
         Some("UPDATE_COMPLETE")
@@ -581,6 +660,21 @@ fn bootstrap_deploy_update_diff_destroy_and_upgrade_from_the_original() {
     );
     assert!(out.status.success(), "{}", text(&out));
     assert!(stdout(&out).contains("no such stack"), "{}", text(&out));
+    let out = run(
+        &[
+            "destroy",
+            "--force",
+            "--json",
+            "--config",
+            &example.join("config.json").display().to_string(),
+        ],
+        &[],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let report = json_result(&out);
+    assert_eq!(report["verdict"], "not-found", "{report}");
+    assert_eq!(report["region"], REGION, "{report}");
     eprintln!(
         "timing on moto: first deploy {:.2} s, destroy {:.2} s, whole workflow {:.2} s",
         first_deploy.as_secs_f64(),

@@ -8,6 +8,8 @@ use crate::cloud::{
     ChangeSetInfo, ChangeSetKind, ChangeSetRequest, Fleet, GroupInstance, ResourceChange,
     StackEvent, StackInfo, StackResource, Stacks, Storage,
 };
+use crate::replacement::Replacement;
+use crate::status::{ChangeAction, ChangeSetStatus, ResourceStatus, StackStatus};
 
 /// CloudFormation through the SDK.
 #[derive(Debug, Clone)]
@@ -26,6 +28,12 @@ impl AwsStacks {
 
 fn text<T: AsRef<str>>(value: Option<T>) -> String {
     value.map(|v| v.as_ref().to_owned()).unwrap_or_default()
+}
+
+fn resource_status(status: Option<&cfn::types::ResourceStatus>) -> ResourceStatus {
+    status
+        .map(ResourceStatus::from_sdk)
+        .unwrap_or_else(|| ResourceStatus::Unknown(String::new()))
 }
 
 /// `DescribeStacks` on a missing stack is a `ValidationError` saying it does not exist.
@@ -49,13 +57,11 @@ impl Stacks for AwsStacks {
         Ok(out.stacks().first().map(|s| StackInfo {
             id: text(s.stack_id()),
             name: text(s.stack_name()),
-            status: text(s.stack_status().map(|x| x.as_str())),
+            status: s
+                .stack_status()
+                .map(StackStatus::from_sdk)
+                .unwrap_or_else(|| StackStatus::Unknown(String::new())),
             reason: s.stack_status_reason().map(str::to_owned),
-            tags: s
-                .tags()
-                .iter()
-                .map(|t| (text(t.key()), text(t.value())))
-                .collect(),
         }))
     }
 
@@ -142,16 +148,23 @@ impl Stacks for AwsStacks {
                 .iter()
                 .filter_map(|c| c.resource_change())
                 .map(|rc| ResourceChange {
-                    action: text(rc.action().map(|a| a.as_str())),
+                    action: rc
+                        .action()
+                        .map(ChangeAction::from_sdk)
+                        .unwrap_or_else(|| ChangeAction::Unknown(String::new())),
                     logical_id: text(rc.logical_resource_id()),
                     resource_type: text(rc.resource_type()),
-                    replacement: rc.replacement().map(|r| r.as_str().to_owned()),
+                    replacement: rc
+                        .replacement()
+                        .and_then(|r| Replacement::from_cloudformation(r.as_str())),
                 })
                 .collect();
             let entry = info.get_or_insert_with(|| ChangeSetInfo {
                 id: text(out.change_set_id()),
-                status: text(out.status().map(|s| s.as_str())),
-                execution_status: out.execution_status().map(|s| s.as_str().to_owned()),
+                status: out
+                    .status()
+                    .map(ChangeSetStatus::from_sdk)
+                    .unwrap_or_else(|| ChangeSetStatus::Unknown(String::new())),
                 reason: out.status_reason().map(str::to_owned),
                 changes: Vec::new(),
             });
@@ -161,7 +174,12 @@ impl Stacks for AwsStacks {
                 _ => break,
             }
         }
-        Ok(info.expect("at least one page"))
+        info.ok_or_else(|| AwsFailure {
+            operation: "DescribeChangeSet",
+            kind: aws_support::FailureKind::Other,
+            code: None,
+            message: format!("no answer for change set {change_set} of stack {stack}"),
+        })
     }
 
     async fn delete_change_set(&self, stack: &str, change_set: &str) -> Result<(), AwsFailure> {
@@ -209,7 +227,6 @@ impl Stacks for AwsStacks {
         &self,
         stack: &str,
         until_id: Option<&str>,
-        not_before: f64,
     ) -> Result<Vec<StackEvent>, AwsFailure> {
         let mut events = Vec::new();
         let mut token: Option<String> = None;
@@ -225,7 +242,7 @@ impl Stacks for AwsStacks {
             for e in out.stack_events() {
                 let id = text(e.event_id());
                 let timestamp = e.timestamp().map(|t| t.as_secs_f64()).unwrap_or(0.0);
-                if Some(id.as_str()) == until_id || timestamp < not_before {
+                if Some(id.as_str()) == until_id {
                     return Ok(events);
                 }
                 events.push(StackEvent {
@@ -233,7 +250,7 @@ impl Stacks for AwsStacks {
                     timestamp,
                     logical_id: text(e.logical_resource_id()),
                     resource_type: text(e.resource_type()),
-                    status: text(e.resource_status().map(|s| s.as_str())),
+                    status: resource_status(e.resource_status()),
                     reason: e.resource_status_reason().map(str::to_owned),
                 });
             }
@@ -316,7 +333,7 @@ impl Stacks for AwsStacks {
                         logical_id: text(r.logical_resource_id()),
                         physical_id: r.physical_resource_id().map(str::to_owned),
                         resource_type: text(r.resource_type()),
-                        status: text(r.resource_status().map(|x| x.as_str())),
+                        status: resource_status(r.resource_status()),
                     }),
             );
             match out.next_token() {

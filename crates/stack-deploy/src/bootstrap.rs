@@ -6,11 +6,15 @@
 //! - our own, small bootstrap stack `agent-aws-stack-bootstrap`: an encrypted, private,
 //!   versioned bucket under the same name CDK would use (so the synthesized template is the
 //!   same either way), and, only when policies are given, an execution role limited to them.
+//!
+//! What `bootstrap` does is decided by the pure [`plan`] from the facts [`survey`] gathers:
+//! reuse a CDK bootstrap, keep the role's policies when none are given, refuse a bucket no
+//! bootstrap owns.
 
 use serde_json::{Value, json};
 
 use crate::cloud::{Stacks, Storage};
-use crate::engine::DeployError;
+use crate::error::BootstrapError;
 
 /// Our bootstrap stack's name.
 pub const BOOTSTRAP_STACK: &str = "agent-aws-stack-bootstrap";
@@ -61,7 +65,7 @@ pub async fn find(
     storage: &impl Storage,
     account: &str,
     region: &str,
-) -> Result<Option<Bootstrap>, DeployError> {
+) -> Result<Option<Bootstrap>, BootstrapError> {
     if let Some(version) = storage.parameter(CDK_VERSION_PARAMETER).await? {
         let version: u32 = version.trim().parse().unwrap_or(0);
         return Ok(Some(Bootstrap {
@@ -76,15 +80,10 @@ pub async fn find(
     let Some(stack) = stacks.describe_stack(BOOTSTRAP_STACK).await? else {
         return Ok(None);
     };
-    if !matches!(
-        stack.status.as_str(),
-        "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "UPDATE_ROLLBACK_COMPLETE"
-    ) {
-        return Err(DeployError::Stuck {
+    if !stack.status.is_usable() {
+        return Err(BootstrapError::Unusable {
             stack: BOOTSTRAP_STACK.to_owned(),
             status: stack.status,
-            reason: String::new(),
-            advice: "the bootstrap stack is not usable; run `agent-aws-stack bootstrap` again (or delete the stack in the CloudFormation console and bootstrap again)",
         });
     }
     let resources = stacks.resources(&stack.id).await?;
@@ -103,18 +102,129 @@ pub async fn find(
 }
 
 /// Explains a missing or unusable bootstrap.
-pub fn usable(found: Option<Bootstrap>, account: &str, region: &str) -> Result<Bootstrap, String> {
+pub fn usable(
+    found: Option<Bootstrap>,
+    account: &str,
+    region: &str,
+) -> Result<Bootstrap, BootstrapError> {
     match found {
-        None => Err(format!(
-            "account {account} in {region} is not bootstrapped: run `agent-aws-stack bootstrap aws://{account}/{region} --cloudformation-execution-policies <policy ARN>` first"
-        )),
+        None => Err(BootstrapError::Missing {
+            account: account.to_owned(),
+            region: region.to_owned(),
+        }),
         Some(Bootstrap {
             kind: BootstrapKind::Cdk(version),
             ..
-        }) if version < CDK_MIN_VERSION => Err(format!(
-            "the CDK bootstrap of account {account} in {region} is version {version}; version {CDK_MIN_VERSION} or later is needed: upgrade it with `cdk bootstrap`, or delete the CDKToolkit stack and run `agent-aws-stack bootstrap`"
-        )),
+        }) if version < CDK_MIN_VERSION => Err(BootstrapError::CdkTooOld {
+            account: account.to_owned(),
+            region: region.to_owned(),
+            version,
+            minimum: CDK_MIN_VERSION,
+        }),
         Some(b) => Ok(b),
+    }
+}
+
+/// What `bootstrap` needs to know about an account and region before deciding.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Survey {
+    /// The bootstrap found, if any.
+    pub found: Option<Bootstrap>,
+    /// Our execution role's current policies (read only when no policies are given and our
+    /// bootstrap has a role).
+    pub deployed_policies: Vec<String>,
+    /// The bucket a bootstrap of ours would create.
+    pub bucket: String,
+    /// Whether that bucket exists (read only when no bootstrap was found).
+    pub bucket_exists: bool,
+}
+
+/// Gathers the [`Survey`] for `given` policies: only the reads [`plan`] will use.
+pub async fn survey(
+    stacks: &impl Stacks,
+    storage: &impl Storage,
+    account: &str,
+    region: &str,
+    given: &[String],
+) -> Result<Survey, BootstrapError> {
+    let found = find(stacks, storage, account, region).await?;
+    let mut survey = Survey {
+        bucket: bucket_name(account, region),
+        ..Survey::default()
+    };
+    match &found {
+        Some(Bootstrap {
+            kind: BootstrapKind::Own,
+            execution_role: Some(_),
+            ..
+        }) if given.is_empty() => {
+            let deployed = stacks.get_template(BOOTSTRAP_STACK).await?;
+            survey.deployed_policies = deployed_policies(&deployed);
+        }
+        None => {
+            survey.bucket_exists = storage.bucket_exists(&survey.bucket).await?;
+        }
+        _ => {}
+    }
+    survey.found = found;
+    Ok(survey)
+}
+
+/// What `bootstrap` will do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BootstrapPlan {
+    /// CDK's bootstrap is there: reuse it and change nothing.
+    ReuseCdk {
+        /// Its version.
+        version: u32,
+        /// Its bucket.
+        bucket: String,
+        /// Its execution role.
+        execution_role: Option<String>,
+        /// Policies were given, but CDK's role keeps its own.
+        policies_ignored: bool,
+    },
+    /// Create or update our bootstrap stack.
+    Deploy {
+        /// The execution role's policies (none: no role).
+        policies: Vec<String>,
+        /// No policies were given and the role's current ones are kept (as CDK does).
+        kept_policies: bool,
+    },
+}
+
+/// Decides what `bootstrap` does with the `given` policies in the account `survey` describes.
+pub fn plan(survey: &Survey, given: &[String]) -> Result<BootstrapPlan, BootstrapError> {
+    match &survey.found {
+        Some(Bootstrap {
+            kind: BootstrapKind::Cdk(version),
+            bucket,
+            execution_role,
+        }) => Ok(BootstrapPlan::ReuseCdk {
+            version: *version,
+            bucket: bucket.clone(),
+            execution_role: execution_role.clone(),
+            policies_ignored: !given.is_empty(),
+        }),
+        Some(Bootstrap {
+            kind: BootstrapKind::Own,
+            execution_role: Some(_),
+            ..
+        }) if given.is_empty() => Ok(BootstrapPlan::Deploy {
+            policies: survey.deployed_policies.clone(),
+            kept_policies: true,
+        }),
+        Some(_) => Ok(BootstrapPlan::Deploy {
+            policies: given.to_vec(),
+            kept_policies: false,
+        }),
+        None if survey.bucket_exists => Err(BootstrapError::OrphanBucket {
+            bucket: survey.bucket.clone(),
+        }),
+        None => Ok(BootstrapPlan::Deploy {
+            policies: given.to_vec(),
+            kept_policies: false,
+        }),
     }
 }
 
@@ -267,6 +377,113 @@ mod tests {
             with["Resources"][BUCKET_ID]["Properties"]["BucketName"],
             "cdk-hnb659fds-assets-123456789012-us-east-1"
         );
+    }
+
+    fn own(role: bool) -> Option<Bootstrap> {
+        Some(Bootstrap {
+            kind: BootstrapKind::Own,
+            bucket: "b".into(),
+            execution_role: role.then(|| "arn:role".into()),
+        })
+    }
+
+    #[test]
+    fn bootstrap_plans() {
+        let policy = vec!["arn:aws:iam::1:policy/p".to_owned()];
+        let old = vec!["arn:aws:iam::1:policy/old".to_owned()];
+        let cdk = Some(Bootstrap {
+            kind: BootstrapKind::Cdk(31),
+            bucket: "cdk-bucket".into(),
+            execution_role: Some("arn:cdk-role".into()),
+        });
+        let survey = |found: Option<Bootstrap>, deployed: &[String], bucket_exists: bool| Survey {
+            found,
+            deployed_policies: deployed.to_vec(),
+            bucket: "b".into(),
+            bucket_exists,
+        };
+        let deploy = |policies: &[String], kept_policies: bool| {
+            Ok(BootstrapPlan::Deploy {
+                policies: policies.to_vec(),
+                kept_policies,
+            })
+        };
+        /// (name, survey, given policies, expected plan or `Err("orphan")`)
+        type Case = (
+            &'static str,
+            Survey,
+            Vec<String>,
+            Result<BootstrapPlan, &'static str>,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                "a CDK bootstrap is reused as it is",
+                survey(cdk.clone(), &[], false),
+                vec![],
+                Ok(BootstrapPlan::ReuseCdk {
+                    version: 31,
+                    bucket: "cdk-bucket".into(),
+                    execution_role: Some("arn:cdk-role".into()),
+                    policies_ignored: false,
+                }),
+            ),
+            (
+                "policies given for a CDK bootstrap are ignored, and said so",
+                survey(cdk, &[], false),
+                policy.clone(),
+                Ok(BootstrapPlan::ReuseCdk {
+                    version: 31,
+                    bucket: "cdk-bucket".into(),
+                    execution_role: Some("arn:cdk-role".into()),
+                    policies_ignored: true,
+                }),
+            ),
+            (
+                "a fresh account gets the given policies",
+                survey(None, &[], false),
+                policy.clone(),
+                deploy(&policy, false).map_err(|_: ()| ""),
+            ),
+            (
+                "a fresh account without policies gets no role",
+                survey(None, &[], false),
+                vec![],
+                deploy(&[], false).map_err(|_: ()| ""),
+            ),
+            (
+                "a run without policies keeps the role's policies",
+                survey(own(true), &old, false),
+                vec![],
+                deploy(&old, true).map_err(|_: ()| ""),
+            ),
+            (
+                "given policies replace the role's",
+                survey(own(true), &old, false),
+                policy.clone(),
+                deploy(&policy, false).map_err(|_: ()| ""),
+            ),
+            (
+                "our bootstrap without a role stays without one",
+                survey(own(false), &[], false),
+                vec![],
+                deploy(&[], false).map_err(|_: ()| ""),
+            ),
+            (
+                "a bucket no bootstrap owns is refused",
+                survey(None, &[], true),
+                policy.clone(),
+                Err("orphan"),
+            ),
+        ];
+        for (name, survey, given, expected) in cases {
+            match (plan(&survey, &given), expected) {
+                (Ok(got), Ok(expected)) => assert_eq!(got, expected, "{name}"),
+                (Err(BootstrapError::OrphanBucket { bucket }), Err("orphan")) => {
+                    assert_eq!(bucket, "b", "{name}")
+                }
+                (got, expected) => panic!("{name}: got {got:?}, expected {expected:?}"),
+            }
+        }
     }
 
     #[test]

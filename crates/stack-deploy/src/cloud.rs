@@ -6,6 +6,9 @@ use std::future::Future;
 
 use aws_support::AwsFailure;
 
+use crate::replacement::Replacement;
+use crate::status::{ChangeAction, ChangeSetStatus, ResourceStatus, StackStatus};
+
 /// A stack as `DescribeStacks` reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StackInfo {
@@ -14,11 +17,9 @@ pub struct StackInfo {
     /// The stack's name.
     pub name: String,
     /// `CREATE_COMPLETE`, `UPDATE_ROLLBACK_FAILED`, …
-    pub status: String,
+    pub status: StackStatus,
     /// Why it is in that status, when CloudFormation says.
     pub reason: Option<String>,
-    /// The stack's tags.
-    pub tags: Vec<(String, String)>,
 }
 
 /// Create a new stack or update an existing one.
@@ -67,9 +68,7 @@ pub struct ChangeSetInfo {
     /// The change set's ARN.
     pub id: String,
     /// `CREATE_PENDING`, `CREATE_IN_PROGRESS`, `CREATE_COMPLETE`, `FAILED`, …
-    pub status: String,
-    /// `AVAILABLE`, `UNAVAILABLE`, …
-    pub execution_status: Option<String>,
+    pub status: ChangeSetStatus,
     /// Why it failed, when it did.
     pub reason: Option<String>,
     /// The resource changes (all pages).
@@ -80,13 +79,13 @@ pub struct ChangeSetInfo {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResourceChange {
     /// `Add`, `Modify`, `Remove`, …
-    pub action: String,
+    pub action: ChangeAction,
     /// Logical id.
     pub logical_id: String,
     /// Resource type.
     pub resource_type: String,
-    /// `True`, `False` or `Conditional`; `None` when CloudFormation did not say.
-    pub replacement: Option<String>,
+    /// CloudFormation's `True`, `False` or `Conditional`; `None` when it did not say.
+    pub replacement: Option<Replacement>,
 }
 
 /// One stack event.
@@ -101,7 +100,7 @@ pub struct StackEvent {
     /// Resource type (`AWS::CloudFormation::Stack` for stack-level events).
     pub resource_type: String,
     /// `CREATE_IN_PROGRESS`, `UPDATE_FAILED`, …
-    pub status: String,
+    pub status: ResourceStatus,
     /// CloudFormation's explanation.
     pub reason: Option<String>,
 }
@@ -123,7 +122,7 @@ pub struct StackResource {
     /// Resource type.
     pub resource_type: String,
     /// Its status.
-    pub status: String,
+    pub status: ResourceStatus,
 }
 
 /// The CloudFormation calls the engine makes.
@@ -172,13 +171,11 @@ pub trait Stacks {
         client_token: &str,
     ) -> impl Future<Output = Result<(), AwsFailure>> + Send;
 
-    /// The stack's events, newest first, stopping at (excluding) `until_id` or before
-    /// `not_before` (epoch seconds), whichever comes first.
+    /// The stack's events, newest first, stopping at (excluding) `until_id`.
     fn events(
         &self,
         stack: &str,
         until_id: Option<&str>,
-        not_before: f64,
     ) -> impl Future<Output = Result<Vec<StackEvent>, AwsFailure>> + Send;
 
     /// The id of the stack's newest event (one page read), `None` when it has none.

@@ -12,10 +12,10 @@ use stack_deploy::cloud::{
     ChangeSetInfo, ChangeSetRequest, Fleet, GroupInstance, StackEvent, StackInfo, StackResource,
     Stacks,
 };
-use stack_deploy::diff::TemplateDiff;
 use stack_deploy::{
-    Approval, DeployError, DeployOutcome, DeployRequest, DestroyOutcome, DestroyRequest, Engine,
-    Timing, Ui,
+    Approval, ChangeSetStatus, Confirm, DeployError, DeployEvent, DeployOutcome, DeployRequest,
+    DestroyOutcome, DestroyRequest, Engine, NoAnswer, Progress, Question, ResourceStatus,
+    StackStatus, Timing,
 };
 
 /// Answers from a script; records the calls.
@@ -56,7 +56,7 @@ fn event(id: &str, logical: &str, status: &str, reason: &str) -> StackEvent {
         timestamp: 1.0,
         logical_id: logical.into(),
         resource_type: "AWS::AutoScaling::AutoScalingGroup".into(),
-        status: status.into(),
+        status: ResourceStatus::parse(status),
         reason: Some(reason.into()),
     }
 }
@@ -83,9 +83,8 @@ impl Stacks for Fake {
         Ok(status.map(|s| StackInfo {
             id: format!("arn:stack/{name}"),
             name: name.into(),
-            status: s.into(),
+            status: StackStatus::parse(s),
             reason: None,
-            tags: vec![],
         }))
     }
     async fn get_template(&self, _: &str) -> Result<String, AwsFailure> {
@@ -104,8 +103,7 @@ impl Stacks for Fake {
         let (status, reason) = *self.change_set_status.lock().expect("fake state");
         Ok(ChangeSetInfo {
             id: "arn:changeset".into(),
-            status: status.into(),
-            execution_status: None,
+            status: ChangeSetStatus::parse(status),
             reason: reason.map(Into::into),
             changes: vec![],
         })
@@ -118,12 +116,7 @@ impl Stacks for Fake {
         self.call("ExecuteChangeSet");
         Ok(())
     }
-    async fn events(
-        &self,
-        _: &str,
-        _: Option<&str>,
-        _: f64,
-    ) -> Result<Vec<StackEvent>, AwsFailure> {
+    async fn events(&self, _: &str, _: Option<&str>) -> Result<Vec<StackEvent>, AwsFailure> {
         Ok(std::mem::take(
             &mut *self.events.lock().expect("fake state"),
         ))
@@ -175,25 +168,40 @@ impl Fleet for Fake {
     }
 }
 
-/// Records what the engine shows; answers questions with `answer`.
+/// The answer a [`Recorder`] gives.
+#[derive(Clone, Copy)]
+enum Answer {
+    Yes,
+    No,
+    NoTerminal,
+}
+
+/// Records what the engine reports and asks; answers questions with `answer`.
 struct Recorder {
-    answer: Result<bool, String>,
+    answer: Answer,
     lines: Vec<String>,
 }
 
-impl Ui for Recorder {
-    fn say(&mut self, line: &str) {
-        self.lines.push(line.to_owned());
+impl Progress for Recorder {
+    fn report(&mut self, event: DeployEvent<'_>) {
+        let line = match event {
+            DeployEvent::StackEvent(e) => format!("{} {}", e.logical_id, e.status),
+            DeployEvent::Retrying { failure, .. } => format!("retrying: {failure}"),
+            DeployEvent::RepairStarted { from, .. } => format!("repair from {from}"),
+            other => format!("{other:?}"),
+        };
+        self.lines.push(line);
     }
-    fn show_diff(&mut self, _: &str, _: &TemplateDiff) {}
-    fn begin(&mut self, _: &str, _: usize) {}
-    fn event(&mut self, e: &StackEvent) {
-        self.lines.push(format!("{} {}", e.logical_id, e.status));
-    }
-    fn end(&mut self) {}
-    fn confirm(&mut self, question: &str) -> Result<bool, String> {
+}
+
+impl Confirm for Recorder {
+    fn confirm(&mut self, question: &Question<'_>) -> Result<bool, NoAnswer> {
         self.lines.push(format!("? {question}"));
-        self.answer.clone()
+        match self.answer {
+            Answer::Yes => Ok(true),
+            Answer::No => Ok(false),
+            Answer::NoTerminal => Err(NoAnswer::NoTerminal),
+        }
     }
 }
 
@@ -219,7 +227,7 @@ fn timing() -> Timing {
 async fn deploy(
     fake: &Fake,
     force: bool,
-    answer: Result<bool, String>,
+    answer: Answer,
 ) -> (Result<DeployOutcome, DeployError>, Vec<String>) {
     let mut ui = Recorder {
         answer,
@@ -248,7 +256,7 @@ async fn a_rolled_back_update_names_the_root_cause_not_the_cancellations() {
         ),
         event("1", "G", "UPDATE_IN_PROGRESS", ""),
     ];
-    let (out, _) = deploy(&fake, false, Ok(true)).await;
+    let (out, _) = deploy(&fake, false, Answer::Yes).await;
     let err = out.expect_err("rolled back");
     let text = err.to_string();
     assert!(
@@ -262,7 +270,7 @@ async fn a_rolled_back_update_names_the_root_cause_not_the_cancellations() {
 #[tokio::test]
 async fn a_stack_whose_creation_failed_is_recreated_only_with_consent() {
     let fake = Fake::new(vec![Ok(Some("ROLLBACK_COMPLETE"))]);
-    let (out, _) = deploy(&fake, false, Err("no terminal".into())).await;
+    let (out, _) = deploy(&fake, false, Answer::NoTerminal).await;
     let text = out.expect_err("refused").to_string();
     assert!(
         text.contains("failed its first creation (ROLLBACK_COMPLETE)") && text.contains("--force"),
@@ -276,7 +284,7 @@ async fn a_stack_whose_creation_failed_is_recreated_only_with_consent() {
         Ok(Some("CREATE_IN_PROGRESS")),
         Ok(Some("CREATE_COMPLETE")),
     ]);
-    let (out, _) = deploy(&fake, true, Err("no terminal".into())).await;
+    let (out, _) = deploy(&fake, true, Answer::NoTerminal).await;
     assert!(matches!(out, Ok(DeployOutcome::Done { .. })), "{out:?}");
     let calls = fake.calls();
     let delete = calls
@@ -300,7 +308,7 @@ async fn a_failed_rollback_is_continued_with_force_then_deployed() {
             ..event("1", "s", "UPDATE_ROLLBACK_IN_PROGRESS", "")
         },
     ];
-    let (out, _) = deploy(&fake, false, Ok(false)).await;
+    let (out, _) = deploy(&fake, false, Answer::No).await;
     let text = out.expect_err("refused").to_string();
     assert!(
         text.contains("UPDATE_ROLLBACK_FAILED")
@@ -314,7 +322,7 @@ async fn a_failed_rollback_is_continued_with_force_then_deployed() {
         Ok(Some("UPDATE_IN_PROGRESS")),
         Ok(Some("UPDATE_COMPLETE")),
     ]);
-    let (out, _) = deploy(&fake, true, Err("no terminal".into())).await;
+    let (out, _) = deploy(&fake, true, Answer::NoTerminal).await;
     assert!(matches!(out, Ok(DeployOutcome::Done { .. })), "{out:?}");
     let calls = fake.calls();
     assert!(
@@ -327,7 +335,7 @@ async fn a_failed_rollback_is_continued_with_force_then_deployed() {
 #[tokio::test]
 async fn a_busy_stack_is_left_alone() {
     let fake = Fake::new(vec![Ok(Some("UPDATE_IN_PROGRESS"))]);
-    let (out, _) = deploy(&fake, true, Ok(true)).await;
+    let (out, _) = deploy(&fake, true, Answer::Yes).await;
     let text = out.expect_err("busy").to_string();
     assert!(text.contains("is busy (UPDATE_IN_PROGRESS)"), "{text}");
     assert_eq!(fake.calls(), vec!["DescribeStacks"]);
@@ -342,7 +350,7 @@ async fn throttling_while_waiting_is_tolerated_up_to_a_limit() {
         Ok(Some("UPDATE_IN_PROGRESS")),
         Ok(Some("UPDATE_COMPLETE")),
     ]);
-    let (out, lines) = deploy(&fake, false, Ok(true)).await;
+    let (out, lines) = deploy(&fake, false, Answer::Yes).await;
     assert!(matches!(out, Ok(DeployOutcome::Done { .. })), "{out:?}");
     assert_eq!(
         lines.iter().filter(|l| l.contains("was throttled")).count(),
@@ -351,7 +359,7 @@ async fn throttling_while_waiting_is_tolerated_up_to_a_limit() {
     );
 
     let fake = Fake::new(vec![Ok(Some("UPDATE_COMPLETE")), Err(throttled())]);
-    let (out, _) = deploy(&fake, false, Ok(true)).await;
+    let (out, _) = deploy(&fake, false, Answer::Yes).await;
     assert!(out.expect_err("gave up").to_string().contains("throttled"));
 }
 
@@ -364,7 +372,7 @@ async fn an_empty_change_set_is_success_and_is_deleted() {
             "The submitted information didn't contain changes. Submit different information to create a change set.",
         ),
     );
-    let (out, _) = deploy(&fake, false, Ok(true)).await;
+    let (out, _) = deploy(&fake, false, Answer::Yes).await;
     assert!(
         matches!(out, Ok(DeployOutcome::NoChanges { .. })),
         "{out:?}"
@@ -382,7 +390,7 @@ async fn an_empty_change_set_is_success_and_is_deleted() {
 async fn a_refused_approval_deletes_the_change_set() {
     let fake = Fake::new(vec![Ok(Some("UPDATE_COMPLETE"))]);
     let mut ui = Recorder {
-        answer: Ok(false),
+        answer: Answer::No,
         lines: vec![],
     };
     let mut req = request(false);
@@ -407,7 +415,7 @@ fn fleet_stack(unprotect_fails: bool) -> Fake {
         logical_id: "autoScalingGroup".into(),
         physical_id: Some("s-asg".into()),
         resource_type: "AWS::AutoScaling::AutoScalingGroup".into(),
-        status: "UPDATE_COMPLETE".into(),
+        status: ResourceStatus::UpdateComplete,
     }];
     let instance = |id: &str, state: &str, protected: bool| GroupInstance {
         id: id.into(),
@@ -426,7 +434,7 @@ fn fleet_stack(unprotect_fails: bool) -> Fake {
 async fn destroy(
     fake: &Fake,
     force: bool,
-    answer: Result<bool, String>,
+    answer: Answer,
 ) -> (Result<DestroyOutcome, DeployError>, Vec<String>) {
     let mut ui = Recorder {
         answer,
@@ -447,7 +455,7 @@ async fn destroy(
 #[tokio::test]
 async fn destroy_warns_about_running_agents_and_unprotects_them_before_deleting() {
     let fake = fleet_stack(false);
-    let (out, lines) = destroy(&fake, false, Ok(true)).await;
+    let (out, lines) = destroy(&fake, false, Answer::Yes).await;
     assert!(
         matches!(out, Ok(DestroyOutcome::Deleted { ref retained }) if retained.is_empty()),
         "{out:?}"
@@ -474,7 +482,7 @@ async fn destroy_warns_about_running_agents_and_unprotects_them_before_deleting(
 #[tokio::test]
 async fn destroy_without_consent_touches_nothing() {
     let fake = fleet_stack(false);
-    let (out, _) = destroy(&fake, false, Err("no terminal is attached".into())).await;
+    let (out, _) = destroy(&fake, false, Answer::NoTerminal).await;
     assert!(
         matches!(out, Err(DeployError::ApprovalRequired { .. })),
         "{out:?}"
@@ -492,8 +500,86 @@ async fn destroy_without_consent_touches_nothing() {
 #[tokio::test]
 async fn destroy_stops_before_deleting_when_protection_cannot_be_removed() {
     let fake = fleet_stack(true);
-    let (out, _) = destroy(&fake, true, Ok(true)).await;
+    let (out, _) = destroy(&fake, true, Answer::Yes).await;
     let err = out.expect_err("fails");
     assert!(err.to_string().contains("SetInstanceProtection"), "{err}");
     assert!(!fake.calls().contains(&"DeleteStack".to_owned()));
+}
+
+#[tokio::test]
+async fn a_rolled_back_update_is_a_typed_failure_with_its_root_cause() {
+    let fake = Fake::new(vec![
+        Ok(Some("UPDATE_COMPLETE")),
+        Ok(Some("UPDATE_IN_PROGRESS")),
+        Ok(Some("UPDATE_ROLLBACK_COMPLETE")),
+    ]);
+    *fake.events.lock().expect("fake state") = vec![
+        event("2", "G", "UPDATE_FAILED", "Instance type not offered"),
+        event("1", "G", "UPDATE_IN_PROGRESS", ""),
+    ];
+    let (out, _) = deploy(&fake, false, Answer::Yes).await;
+    match out {
+        Err(DeployError::Failed {
+            status,
+            failed_resources,
+            ..
+        }) => {
+            assert_eq!(status, StackStatus::UpdateRollbackComplete);
+            assert_eq!(failed_resources.len(), 1, "{failed_resources:?}");
+            assert_eq!(failed_resources[0].logical_id, "G");
+            assert_eq!(failed_resources[0].status, ResourceStatus::UpdateFailed);
+            assert_eq!(
+                failed_resources[0].reason.as_deref(),
+                Some("Instance type not offered")
+            );
+        }
+        other => panic!("expected a typed failure, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_update_reports_its_steps_as_events_in_order() {
+    let fake = Fake::new(vec![
+        Ok(Some("UPDATE_COMPLETE")),
+        Ok(Some("UPDATE_IN_PROGRESS")),
+        Ok(Some("UPDATE_COMPLETE")),
+    ]);
+    *fake.events.lock().expect("fake state") = vec![event("1", "G", "UPDATE_COMPLETE", "")];
+    let (out, lines) = deploy(&fake, false, Answer::Yes).await;
+    assert!(matches!(out, Ok(DeployOutcome::Done { .. })), "{out:?}");
+    let kinds: Vec<&str> = lines
+        .iter()
+        .map(|l| l.split([' ', '{', '(']).next().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            "ChangeSetCreating",
+            "ChangeSetReady",
+            "Executing",
+            "G",
+            "Finished"
+        ],
+        "{lines:?}"
+    );
+    assert!(
+        !lines.iter().any(|l| l.starts_with('?')),
+        "a non-broadening change is not asked about: {lines:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_stack_whose_creation_failed_reports_the_repair() {
+    let fake = Fake::new(vec![
+        Ok(Some("ROLLBACK_COMPLETE")),
+        Ok(None),
+        Ok(Some("CREATE_IN_PROGRESS")),
+        Ok(Some("CREATE_COMPLETE")),
+    ]);
+    let (out, lines) = deploy(&fake, true, Answer::NoTerminal).await;
+    assert!(matches!(out, Ok(DeployOutcome::Done { .. })), "{out:?}");
+    assert!(
+        lines.contains(&"repair from ROLLBACK_COMPLETE".to_owned()),
+        "{lines:?}"
+    );
 }

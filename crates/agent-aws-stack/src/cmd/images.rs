@@ -8,10 +8,7 @@ use anyhow::{Result, bail};
 use aws_sdk_ec2::types::Filter;
 use aws_support::AwsFailure;
 use clap::{Args, Subcommand};
-use stack_deploy::Ui as _;
 use stack_template::assets::VERSION;
-
-use super::ui::TermUi;
 
 /// `images`.
 #[derive(Debug, Args)]
@@ -161,7 +158,7 @@ pub fn run(args: ImagesArgs) -> Result<()> {
         }
         if !args.yes {
             let question = format!("Delete {} image(s) and their snapshots?", doomed.len());
-            match TermUi::new().confirm(&question) {
+            match super::ui::ask(&question) {
                 Ok(true) => {}
                 Ok(false) => bail!("not deleted"),
                 Err(why) => bail!(

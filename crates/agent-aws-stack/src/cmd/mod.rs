@@ -1,19 +1,31 @@
-//! One module per subcommand, plus what they share: reading the configuration.
+//! One module per subcommand, plus what they share: reading the configuration, the stack's
+//! clients and tags for the commands that deploy, and printing a result (text or `--json`)
+//! on stdout. How the deploy engine's progress looks on stderr is [`ui`].
 
+pub mod bootstrap;
 pub mod config;
+pub mod deploy;
+pub mod destroy;
+pub mod diff;
 pub mod execution_policy;
 pub mod images;
 pub mod package;
 pub mod scale_once;
-pub mod stack;
 pub mod synth;
 pub mod token;
 pub mod ui;
 
+use std::fmt::Display;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
+use serde::Serialize;
 use stack_config::{RawConfig, StackConfig, Validated};
+use stack_deploy::aws::{AwsStacks, AwsStorage};
+
+use crate::target::Target;
+use synth::{SynthSource, Synthesis, synthesize};
 
 /// `--config`, for the commands that read the configuration.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -60,4 +72,47 @@ pub fn validate(raw: &RawConfig) -> Result<StackConfig> {
         eprintln!("warning: {warning}");
     }
     Ok(config)
+}
+
+/// The synthesized stack and the clients for its account and region.
+pub async fn synthesized(
+    config: &StackConfig,
+    source: &SynthSource,
+) -> Result<(Synthesis, AwsStacks, AwsStorage)> {
+    let mut target = Target::resolve(&source.target, source.no_lookups).await?;
+    let synthesis = synthesize(config, source, &mut target).await?;
+    let sdk = target.sdk().await;
+    Ok((synthesis, AwsStacks::new(&sdk), AwsStorage::new(&sdk)))
+}
+
+/// The configuration's tags as stack tags.
+pub fn stack_tags(config: &StackConfig) -> Vec<(String, String)> {
+    config
+        .tags
+        .iter()
+        .map(|t| (t.key.clone(), t.value.clone()))
+        .collect()
+}
+
+/// `--json`, for the commands whose result scripts read.
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
+pub struct JsonArg {
+    /// Print the result as one JSON document on stdout (progress stays on stderr).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Prints a command's result on stdout: its JSON document with `--json`, else its text
+/// (`{:#}`, coloured, when `colors`).
+pub fn print_result<T: Serialize + Display>(result: &T, json: JsonArg, colors: bool) -> Result<()> {
+    let text = if json.json {
+        serde_json::to_string_pretty(result).context("failed to write the result as JSON")?
+    } else if colors {
+        format!("{result:#}")
+    } else {
+        result.to_string()
+    };
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}").context("failed to write the result to stdout")?;
+    out.flush().context("failed to write the result to stdout")
 }

@@ -12,10 +12,8 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
+use stack_deploy::assets::{MANIFEST, ManifestEntry, manifest_text};
 use stack_template::assets::LambdaAsset;
-use stack_template::fingerprint::hex;
 
 /// Options of `package`.
 #[derive(Debug, Args)]
@@ -33,28 +31,22 @@ pub struct PackageArgs {
 /// ELF machine number of AArch64.
 const EM_AARCH64: u16 = 183;
 
-/// One built zip, as listed in `manifest.json`.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ManifestEntry {
-    /// The function's name (and the zip's base name).
-    pub function: String,
-    /// Where the zip was written.
-    pub zip: String,
-    /// The zip's size.
-    pub bytes: u64,
-    /// The zip's SHA-256, hex.
-    pub sha256: String,
-    /// The S3 key `synth` names for this function's code.
-    pub s3_key: String,
+/// Where `build` lists the zips it wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listing {
+    /// On stdout: the zips are `package`'s result.
+    Stdout,
+    /// On stderr: the build is a step of another command (`deploy`).
+    Stderr,
 }
 
 /// Runs `package`.
 pub fn run(args: PackageArgs) -> Result<()> {
-    build(&args.output, args.source.as_deref())
+    build(&args.output, args.source.as_deref(), Listing::Stdout)
 }
 
-/// Builds, checks and zips the three functions into `output`.
-pub fn build(output: &Path, source: Option<&Path>) -> Result<()> {
+/// Builds, checks and zips the three functions into `output`, with `manifest.json`.
+pub fn build(output: &Path, source: Option<&Path>, listing: Listing) -> Result<()> {
     let root = source_root(source)?;
     check_cargo_lambda()?;
     for asset in LambdaAsset::ALL {
@@ -80,6 +72,10 @@ pub fn build(output: &Path, source: Option<&Path>) -> Result<()> {
         build.args(["--package", asset.name()]);
     }
     build.env("RUSTFLAGS", remap_flags(&root));
+    if listing == Listing::Stderr {
+        // Part of another command whose stdout carries only its result (`deploy --json`).
+        build.stdout(std::process::Stdio::from(std::io::stderr()));
+    }
     let status = build.status().context("cannot run `cargo lambda build`")?;
     if !status.success() {
         bail!("`cargo lambda build` failed ({status}); its output above says why");
@@ -98,21 +94,19 @@ pub fn build(output: &Path, source: Option<&Path>) -> Result<()> {
         let zip = bootstrap_zip(&bytes)?;
         let file = output.join(format!("{}.zip", asset.name()));
         write_atomically(&file, &zip)?;
-        let entry = ManifestEntry {
-            function: asset.name().to_owned(),
-            zip: file.display().to_string(),
-            bytes: zip.len() as u64,
-            sha256: hex(&Sha256::digest(&zip)),
-            s3_key: asset.s3_key(),
-        };
-        println!(
+        let entry = ManifestEntry::new(asset.name(), &file, &zip, &asset.s3_key());
+        let line = format!(
             "{:<24} {:>9} bytes  sha256 {}  -> s3 key {}",
             entry.zip, entry.bytes, entry.sha256, entry.s3_key
         );
+        match listing {
+            Listing::Stdout => println!("{line}"),
+            Listing::Stderr => eprintln!("{line}"),
+        }
         manifest.push(entry);
     }
-    let text = serde_json::to_string_pretty(&manifest)? + "\n";
-    write_atomically(&output.join("manifest.json"), text.as_bytes())?;
+    let text = manifest_text(&manifest)?;
+    write_atomically(&output.join(MANIFEST), text.as_bytes())?;
     Ok(())
 }
 

@@ -1,15 +1,17 @@
-//! The deploy engine's output: a live progress bar with events scrolling above it on a
-//! terminal, plain lines otherwise (CI logs, pipes); questions asked on the terminal only.
+//! How the deploy engine's events look: a live progress bar with events scrolling above it
+//! when stderr is a terminal, plain lines otherwise (CI logs, pipes); questions asked on the
+//! terminal only. Everything here goes to stderr: stdout carries only results.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use stack_deploy::Ui;
 use stack_deploy::cloud::StackEvent;
-use stack_deploy::diff::TemplateDiff;
+use stack_deploy::progress::{ChangeSetPurpose, StackOperation};
+use stack_deploy::status::Readiness;
+use stack_deploy::{Confirm, DeployEvent, NoAnswer, Progress, Question};
 
-/// Terminal or plain output on stdout.
+/// Terminal or plain output on stderr.
 pub struct TermUi {
     tty: bool,
     colors: bool,
@@ -18,13 +20,12 @@ pub struct TermUi {
 }
 
 impl TermUi {
-    /// Draws a progress bar only when stdout is a terminal; colours follow the terminal
+    /// Draws a progress bar only when stderr is a terminal; colours follow the terminal
     /// and `NO_COLOR`/`CLICOLOR_FORCE`.
     pub fn new() -> TermUi {
-        let tty = std::io::stdout().is_terminal();
         TermUi {
-            tty,
-            colors: console::colors_enabled(),
+            tty: std::io::stderr().is_terminal(),
+            colors: console::colors_enabled_stderr(),
             bar: None,
             done: BTreeSet::new(),
         }
@@ -36,41 +37,18 @@ impl TermUi {
         self
     }
 
-    /// Whether colours are on.
-    pub fn colors(&self) -> bool {
-        self.colors
-    }
-
     fn line(&mut self, text: &str) {
         match &self.bar {
             Some(bar) => bar.println(text),
             None => {
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{text}");
-                let _ = out.flush();
+                let mut err = std::io::stderr().lock();
+                let _ = writeln!(err, "{text}");
+                let _ = err.flush();
             }
         }
     }
-}
 
-/// `HH:MM:SS` (UTC) of an epoch time.
-fn clock(epoch: f64) -> String {
-    let secs = epoch as u64 % 86_400;
-    format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
-}
-
-impl Ui for TermUi {
-    fn say(&mut self, line: &str) {
-        self.line(line);
-    }
-
-    fn show_diff(&mut self, stack: &str, diff: &TemplateDiff) {
-        for line in stack_deploy::render::diff_lines(stack, diff, self.colors) {
-            self.line(&line);
-        }
-    }
-
-    fn begin(&mut self, operation: &str, total: usize) {
+    fn begin(&mut self, operation: StackOperation, total: usize) {
         self.done.clear();
         if !self.tty {
             self.line(&format!(
@@ -97,20 +75,18 @@ impl Ui for TermUi {
     }
 
     fn event(&mut self, event: &StackEvent) {
+        let status = event.status.as_str();
         let status = if self.colors {
-            let style = if event.status.ends_with("_FAILED") {
+            let style = if event.status.is_failed() {
                 console::Style::new().red()
-            } else if event.status.ends_with("_COMPLETE") && !event.status.contains("ROLLBACK") {
+            } else if event.status.is_success() {
                 console::Style::new().green()
             } else {
                 console::Style::new().yellow()
             };
-            style
-                .force_styling(true)
-                .apply_to(&event.status)
-                .to_string()
+            style.force_styling(true).apply_to(status).to_string()
         } else {
-            event.status.clone()
+            status.to_owned()
         };
         let mut text = format!(
             "{}  {status}  {}  {}",
@@ -124,7 +100,7 @@ impl Ui for TermUi {
         }
         self.line(&text);
         if !event.is_stack()
-            && (event.status.ends_with("_COMPLETE") || event.status.ends_with("_FAILED"))
+            && event.status.is_settled()
             && self.done.insert(event.logical_id.clone())
             && let Some(bar) = &self.bar
         {
@@ -137,32 +113,139 @@ impl Ui for TermUi {
             bar.finish_and_clear();
         }
     }
+}
 
-    fn confirm(&mut self, question: &str) -> Result<bool, String> {
-        if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
-            return Err("no terminal is attached to ask".to_owned());
+/// `HH:MM:SS` (UTC) of an epoch time.
+fn clock(epoch: f64) -> String {
+    let secs = epoch as u64 % 86_400;
+    format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
+/// The line an event is shown as, for the events that are one line.
+fn describe(event: &DeployEvent<'_>) -> Option<String> {
+    Some(match event {
+        DeployEvent::ChangeSetCreating {
+            stack,
+            change_set,
+            kind,
+            purpose: ChangeSetPurpose::Deploy,
+        } => format!(
+            "==> Creating change set {change_set} ({}) for stack {stack}",
+            kind.operation()
+        ),
+        DeployEvent::ChangeSetCreating {
+            purpose: ChangeSetPurpose::Diff,
+            ..
+        } => "==> Creating a read-only change set for accurate replacement information (--no-change-set skips it)".to_owned(),
+        DeployEvent::ChangeSetUnavailable { error } => format!(
+            "warning: could not create a change set ({error}); replacement below is from the resource schemas"
+        ),
+        DeployEvent::StackCreating { stack } => format!("==> Creating stack {stack}"),
+        DeployEvent::RepairStarted { stack, from } => match from.readiness() {
+            Readiness::RollbackFailed => format!("==> Continuing the failed rollback of {stack}"),
+            _ => format!("==> Deleting stack {stack} ({from}) before creating it again"),
+        },
+        DeployEvent::Retrying {
+            failure,
+            attempt,
+            max,
+        } => format!("warning: {failure}; trying again ({attempt}/{max})"),
+        DeployEvent::ChangeSetLeft {
+            change_set,
+            failure,
+        } => format!("warning: could not delete change set {change_set}: {failure}"),
+        DeployEvent::AgentsRunning { count } => format!(
+            "==> {count} agent instance(s) still running: deleting the stack terminates them and stops the jobs they run"
+        ),
+        DeployEvent::Unprotecting { group, count } => format!(
+            "==> Removing scale-in protection from {count} instance(s) of {group}, which would block its deletion"
+        ),
+        DeployEvent::KeepingHosts { .. } => {
+            "==> The dedicated hosts' resources cannot be deleted yet; deleting the rest and keeping them".to_owned()
         }
+        DeployEvent::ChangeSetReady { .. }
+        | DeployEvent::NoChanges { .. }
+        | DeployEvent::Executing { .. }
+        | DeployEvent::StackEvent(_)
+        | DeployEvent::Finished => return None,
+    })
+}
+
+impl Progress for TermUi {
+    fn report(&mut self, event: DeployEvent<'_>) {
+        match event {
+            DeployEvent::ChangeSetReady { stack, changes } => {
+                for line in stack_deploy::render::diff_lines(stack, changes, self.colors) {
+                    self.line(&line);
+                }
+            }
+            DeployEvent::Executing { operation, total } => self.begin(operation, total),
+            DeployEvent::StackEvent(event) => self.event(event),
+            DeployEvent::Finished => self.end(),
+            other => {
+                if let Some(line) = describe(&other) {
+                    self.line(&line);
+                }
+            }
+        }
+    }
+}
+
+impl Confirm for TermUi {
+    fn confirm(&mut self, question: &Question<'_>) -> Result<bool, NoAnswer> {
         if let Some(bar) = &self.bar {
             bar.suspend(|| ());
         }
-        eprint!("{question} [y/N] ");
-        let _ = std::io::stderr().flush();
-        let mut answer = String::new();
-        std::io::stdin()
-            .lock()
-            .read_line(&mut answer)
-            .map_err(|e| format!("cannot read the answer: {e}"))?;
-        Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes" | "YES"))
+        ask(&question.to_string())
     }
+}
+
+/// Asks a yes/no question on the terminal (stderr), when stdin and stderr are one.
+pub fn ask(question: &str) -> Result<bool, NoAnswer> {
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        return Err(NoAnswer::NoTerminal);
+    }
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(NoAnswer::Unreadable)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes" | "YES"))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::clock;
+    use super::*;
+    use stack_deploy::StackStatus;
 
     #[test]
     fn clock_is_utc_time_of_day() {
         assert_eq!(clock(0.0), "00:00:00");
         assert_eq!(clock(86_400.0 + 3_661.5), "01:01:01");
+    }
+
+    #[test]
+    fn repairs_are_described_by_the_status_they_start_from() {
+        let cases = [
+            (
+                "a failed first creation is deleted",
+                StackStatus::RollbackComplete,
+                "==> Deleting stack s (ROLLBACK_COMPLETE) before creating it again",
+            ),
+            (
+                "a failed rollback is continued",
+                StackStatus::UpdateRollbackFailed,
+                "==> Continuing the failed rollback of s",
+            ),
+        ];
+        for (name, from, expected) in cases {
+            let line = describe(&DeployEvent::RepairStarted {
+                stack: "s",
+                from: &from,
+            });
+            assert_eq!(line.as_deref(), Some(expected), "{name}");
+        }
     }
 }

@@ -1,0 +1,737 @@
+//! What `deploy`, `diff` and `destroy` tell their caller at the end: one report type per
+//! command, serialized as the `--json` document and displayed as the text verdict, so both
+//! always show the same data.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::cloud::ChangeSetKind;
+use crate::compare::StackDiff;
+use crate::deploy::DeployOutcome;
+use crate::destroy::DestroyOutcome;
+use crate::diff::{Change, Counts, SecurityDiff, TemplateDiff};
+use crate::error::{ApprovalSubject, DeployError, ResourceFailure};
+use crate::replacement::Replacement;
+use crate::status::StackStatus;
+
+/// One resource a change adds, modifies or removes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResourceChange {
+    /// Logical id.
+    pub logical_id: String,
+    /// Resource type.
+    pub resource_type: String,
+    /// `add`, `modify` or `remove`.
+    pub action: &'static str,
+    /// `never`, `conditional` or `always`: whether the change replaces the resource.
+    pub replacement: &'static str,
+}
+
+/// One entry of a template section other than `Resources` that changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SectionChange {
+    /// `Parameters`, `Outputs`, …
+    pub section: String,
+    /// The entry's name (empty for `Description`).
+    pub name: String,
+    /// `add`, `modify` or `remove`.
+    pub action: &'static str,
+}
+
+fn action(change: Change) -> &'static str {
+    match change {
+        Change::Added => "add",
+        Change::Modified => "modify",
+        Change::Removed => "remove",
+    }
+}
+
+fn replacement(replacement: Replacement) -> &'static str {
+    match replacement {
+        Replacement::Never => "never",
+        Replacement::Conditional => "conditional",
+        Replacement::Always => "always",
+    }
+}
+
+/// The resource changes of a diff, in its order.
+pub fn resource_changes(diff: &TemplateDiff) -> Vec<ResourceChange> {
+    diff.resources
+        .iter()
+        .map(|r| ResourceChange {
+            logical_id: r.logical_id.clone(),
+            resource_type: r.resource_type.clone(),
+            action: action(r.change),
+            replacement: replacement(r.replacement),
+        })
+        .collect()
+}
+
+fn error_text(error: &DeployError) -> String {
+    aws_support::error_chain(error)
+}
+
+/// How a deploy ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeployVerdict {
+    /// The stack was created.
+    Created,
+    /// The stack was updated.
+    Updated,
+    /// The stack already matched the template.
+    NoChanges,
+    /// The update failed and CloudFormation restored the previous state.
+    RolledBack,
+    /// The deploy failed (or was refused) otherwise.
+    Failed,
+}
+
+/// The result of `deploy`.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeployReport {
+    /// Stack name.
+    pub stack: String,
+    /// How it ended.
+    pub verdict: DeployVerdict,
+    /// The stack's final status, when known.
+    pub status: Option<StackStatus>,
+    /// The stack's ARN, when it exists.
+    pub stack_id: Option<String>,
+    /// Seconds from execution to the final status, when a change was executed.
+    pub seconds: Option<f64>,
+    /// Resource counts of the change executed.
+    pub counts: Option<Counts>,
+    /// The resource changes executed.
+    pub changes: Vec<ResourceChange>,
+    /// The change widened IAM or security group permissions (what the approval gate asks
+    /// about by default).
+    pub security_broadening: bool,
+    /// The resources that failed, root causes first.
+    pub failed_resources: Vec<ResourceFailure>,
+    /// Why the deploy failed, when it did.
+    pub error: Option<String>,
+}
+
+impl DeployReport {
+    /// The report of a deploy of `stack` that ended with `result`.
+    pub fn new(stack: &str, result: &Result<DeployOutcome, DeployError>) -> DeployReport {
+        let mut report = DeployReport {
+            stack: stack.to_owned(),
+            verdict: DeployVerdict::Failed,
+            status: None,
+            stack_id: None,
+            seconds: None,
+            counts: None,
+            changes: Vec::new(),
+            security_broadening: false,
+            failed_resources: Vec::new(),
+            error: None,
+        };
+        match result {
+            Ok(DeployOutcome::NoChanges { stack_id }) => {
+                report.verdict = DeployVerdict::NoChanges;
+                report.stack_id = Some(stack_id.clone()).filter(|id| !id.is_empty());
+            }
+            Ok(DeployOutcome::Done {
+                stack_id,
+                kind,
+                status,
+                diff,
+                seconds,
+            }) => {
+                report.verdict = match kind {
+                    ChangeSetKind::Create => DeployVerdict::Created,
+                    ChangeSetKind::Update => DeployVerdict::Updated,
+                };
+                report.status = Some(status.clone());
+                report.stack_id = Some(stack_id.clone());
+                report.seconds = Some(*seconds);
+                report.counts = Some(diff.counts());
+                report.changes = resource_changes(diff);
+                report.security_broadening = diff.security.is_broadening();
+            }
+            Err(error) => {
+                report.status = error.status().cloned();
+                if report.status == Some(StackStatus::UpdateRollbackComplete) {
+                    report.verdict = DeployVerdict::RolledBack;
+                }
+                report.failed_resources = error.failed_resources().to_vec();
+                report.security_broadening = matches!(
+                    error,
+                    DeployError::ApprovalRequired {
+                        subject: ApprovalSubject::Broadening { .. },
+                        ..
+                    }
+                );
+                report.error = Some(error_text(error));
+            }
+        }
+        report
+    }
+
+    /// Whether the deploy succeeded (exit status 0).
+    pub fn is_success(&self) -> bool {
+        matches!(
+            self.verdict,
+            DeployVerdict::Created | DeployVerdict::Updated | DeployVerdict::NoChanges
+        )
+    }
+}
+
+impl fmt::Display for DeployReport {
+    /// The verdict line: `✅ <stack>: created in 12.3 s (…); <ARN>`, `✅ <stack>: no changes`
+    /// or `❌ <stack>: deploy failed`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let stack = &self.stack;
+        let verb = match self.verdict {
+            DeployVerdict::NoChanges => return write!(f, "✅ {stack}: no changes"),
+            DeployVerdict::RolledBack | DeployVerdict::Failed => {
+                return write!(f, "❌ {stack}: deploy failed");
+            }
+            DeployVerdict::Created => "created",
+            DeployVerdict::Updated => "updated",
+        };
+        write!(
+            f,
+            "✅ {stack}: {verb} in {:.1} s ({}); {}",
+            self.seconds.unwrap_or_default(),
+            self.counts.unwrap_or_default(),
+            self.stack_id.as_deref().unwrap_or("-")
+        )
+    }
+}
+
+/// Whether `diff` found differences.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DiffVerdict {
+    /// The stack differs from the template (or does not exist).
+    Differences,
+    /// The stack matches the template.
+    NoDifferences,
+}
+
+/// Where the replacement column comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReplacementSource {
+    /// CloudFormation's read-only change set.
+    ChangeSet,
+    /// The resource schemas' create-only properties.
+    ResourceSchemas,
+}
+
+/// The result of `diff`.
+#[derive(Debug, Clone, Serialize)]
+pub struct DiffReport {
+    /// Stack name.
+    pub stack: String,
+    /// Whether there are differences.
+    pub verdict: DiffVerdict,
+    /// Whether the stack exists.
+    pub exists: bool,
+    /// Where the replacement verdicts come from (when the stack exists and differs).
+    pub replacement_from: Option<ReplacementSource>,
+    /// Resource counts.
+    pub counts: Counts,
+    /// The resource changes.
+    pub changes: Vec<ResourceChange>,
+    /// Changes to the other template sections.
+    pub sections: Vec<SectionChange>,
+    /// The change widens IAM or security group permissions (`deploy` would ask).
+    pub security_broadening: bool,
+    /// The IAM and security group grants added and removed.
+    pub security: SecurityDiff,
+    /// The whole diff, for the text form.
+    #[serde(skip)]
+    pub diff: TemplateDiff,
+}
+
+impl DiffReport {
+    /// The report of `found` for `stack`.
+    pub fn new(stack: &str, found: StackDiff) -> DiffReport {
+        let differs = !found.diff.is_empty();
+        DiffReport {
+            stack: stack.to_owned(),
+            verdict: if differs {
+                DiffVerdict::Differences
+            } else {
+                DiffVerdict::NoDifferences
+            },
+            exists: found.exists,
+            replacement_from: (found.exists && differs).then_some(if found.from_change_set {
+                ReplacementSource::ChangeSet
+            } else {
+                ReplacementSource::ResourceSchemas
+            }),
+            counts: found.diff.counts(),
+            changes: resource_changes(&found.diff),
+            sections: found
+                .diff
+                .sections
+                .iter()
+                .map(|s| SectionChange {
+                    section: s.section.clone(),
+                    name: s.name.clone(),
+                    action: action(s.change),
+                })
+                .collect(),
+            security_broadening: found.diff.security.is_broadening(),
+            security: found.diff.security.clone(),
+            diff: found.diff,
+        }
+    }
+
+    /// Whether there are differences (exit status 1).
+    pub fn differs(&self) -> bool {
+        self.verdict == DiffVerdict::Differences
+    }
+}
+
+impl fmt::Display for DiffReport {
+    /// The diff, resource by resource, then a summary; `{:#}` colours it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for line in crate::render::diff_lines(&self.stack, &self.diff, f.alternate()) {
+            writeln!(f, "{line}")?;
+        }
+        if !self.exists {
+            writeln!(f, "(stack {} does not exist yet)", self.stack)?;
+        } else if let Some(source) = self.replacement_from {
+            let from = match source {
+                ReplacementSource::ChangeSet => "CloudFormation's change set",
+                ReplacementSource::ResourceSchemas => "the resource schemas",
+            };
+            writeln!(f, "(replacement from {from})")?;
+        }
+        write!(
+            f,
+            "Number of stacks with differences: {}",
+            usize::from(self.differs())
+        )
+    }
+}
+
+/// How a destroy ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DestroyVerdict {
+    /// The stack was deleted.
+    Deleted,
+    /// There was no such stack.
+    NotFound,
+    /// The destroy failed (or was refused).
+    Failed,
+}
+
+/// A resource CloudFormation could not delete and kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RetainedResource {
+    /// Logical id.
+    pub logical_id: String,
+    /// Resource type.
+    pub resource_type: String,
+}
+
+/// The result of `destroy`.
+#[derive(Debug, Clone, Serialize)]
+pub struct DestroyReport {
+    /// Stack name.
+    pub stack: String,
+    /// The account looked in.
+    pub account: String,
+    /// The region looked in.
+    pub region: String,
+    /// How it ended.
+    pub verdict: DestroyVerdict,
+    /// The stack's final status, when the destroy failed on one.
+    pub status: Option<StackStatus>,
+    /// Resources kept because they could not be deleted (dedicated hosts).
+    pub retained: Vec<RetainedResource>,
+    /// The resources that failed, root causes first.
+    pub failed_resources: Vec<ResourceFailure>,
+    /// Why the destroy failed, when it did.
+    pub error: Option<String>,
+    /// The agent token parameter, left in place on purpose.
+    pub token_parameter: String,
+    /// macOS: dedicated hosts stay allocated until released by hand (said whenever the stack
+    /// is gone: an earlier destroy may have left them).
+    pub hosts_to_release: bool,
+}
+
+impl DestroyReport {
+    /// The report of a destroy of `stack` in `account`/`region` that ended with `result`.
+    /// `token_parameter` and `macos` are for the notes on what stays.
+    pub fn new(
+        stack: &str,
+        account: &str,
+        region: &str,
+        result: &Result<DestroyOutcome, DeployError>,
+        token_parameter: &str,
+        macos: bool,
+    ) -> DestroyReport {
+        let mut report = DestroyReport {
+            stack: stack.to_owned(),
+            account: account.to_owned(),
+            region: region.to_owned(),
+            verdict: DestroyVerdict::Failed,
+            status: None,
+            retained: Vec::new(),
+            failed_resources: Vec::new(),
+            error: None,
+            token_parameter: token_parameter.to_owned(),
+            hosts_to_release: false,
+        };
+        match result {
+            Ok(DestroyOutcome::Absent) => {
+                report.verdict = DestroyVerdict::NotFound;
+                report.hosts_to_release = macos;
+            }
+            Ok(DestroyOutcome::Deleted { retained }) => {
+                report.verdict = DestroyVerdict::Deleted;
+                report.hosts_to_release = macos;
+                report.retained = retained
+                    .iter()
+                    .map(|(logical_id, resource_type)| RetainedResource {
+                        logical_id: logical_id.clone(),
+                        resource_type: resource_type.clone(),
+                    })
+                    .collect();
+            }
+            Err(error) => {
+                report.status = error.status().cloned();
+                report.failed_resources = error.failed_resources().to_vec();
+                report.error = Some(error_text(error));
+            }
+        }
+        report
+    }
+
+    /// Whether the destroy succeeded (exit status 0).
+    pub fn is_success(&self) -> bool {
+        self.verdict != DestroyVerdict::Failed
+    }
+}
+
+impl fmt::Display for DestroyReport {
+    /// The kept resources, the verdict, and what is left in place on purpose.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let stack = &self.stack;
+        match self.verdict {
+            DestroyVerdict::Failed => return write!(f, "❌ {stack}: destroy failed"),
+            DestroyVerdict::NotFound => writeln!(
+                f,
+                "✅ {stack}: no such stack in {}/{}; nothing to delete",
+                self.account, self.region
+            )?,
+            DestroyVerdict::Deleted => {
+                for r in &self.retained {
+                    writeln!(
+                        f,
+                        "kept {} ({}): CloudFormation could not delete it",
+                        r.logical_id, r.resource_type
+                    )?;
+                }
+                writeln!(f, "✅ {stack}: deleted")?;
+            }
+        }
+        if self.hosts_to_release {
+            writeln!(
+                f,
+                "macOS: the dedicated hosts stay allocated (and billed) until you release them, at least 24 h after allocation. \
+                 List them with `aws ec2 describe-hosts --region {}`, release them with `aws ec2 release-hosts --host-ids <ids>`, \
+                 and delete the host resource group `{stack}` with `aws resource-groups delete-group --group {stack}` once it is empty.",
+                self.region
+            )?;
+        }
+        write!(
+            f,
+            "Left in place on purpose: the agent token parameter {} and the bootstrap (bucket and role).",
+            self.token_parameter
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::FailedOperation;
+    use crate::status::ResourceStatus;
+    use serde_json::json;
+
+    fn update() -> TemplateDiff {
+        crate::diff::compare(
+            &json!({"Resources": {"P": {"Type": "AWS::SSM::Parameter", "Properties": {"Name": "a"}}}}),
+            &json!({"Resources": {"P": {"Type": "AWS::SSM::Parameter", "Properties": {"Name": "b"}}}}),
+        )
+    }
+
+    #[test]
+    fn deploy_verdicts_in_text_and_json() {
+        let rolled_back: Result<DeployOutcome, DeployError> = Err(DeployError::Failed {
+            stack: "s".into(),
+            operation: FailedOperation::Update,
+            status: StackStatus::UpdateRollbackComplete,
+            failed_resources: vec![ResourceFailure {
+                logical_id: "P".into(),
+                resource_type: "AWS::SSM::Parameter".into(),
+                status: ResourceStatus::UpdateFailed,
+                reason: Some("denied".into()),
+            }],
+        });
+        let cases = [
+            (
+                "updated",
+                Ok(DeployOutcome::Done {
+                    stack_id: "arn:s".into(),
+                    kind: ChangeSetKind::Update,
+                    status: StackStatus::UpdateComplete,
+                    diff: update(),
+                    seconds: 2.04,
+                }),
+                "✅ s: updated in 2.0 s (0 to add, 1 to change (1 replaced or possibly replaced), 0 to remove); arn:s",
+                "updated",
+            ),
+            (
+                "no changes",
+                Ok(DeployOutcome::NoChanges {
+                    stack_id: "arn:s".into(),
+                }),
+                "✅ s: no changes",
+                "no-changes",
+            ),
+            (
+                "rolled back",
+                rolled_back,
+                "❌ s: deploy failed",
+                "rolled-back",
+            ),
+            (
+                "declined",
+                Err(DeployError::Declined),
+                "❌ s: deploy failed",
+                "failed",
+            ),
+        ];
+        for (name, result, text, verdict) in cases {
+            let report = DeployReport::new("s", &result);
+            assert_eq!(report.to_string(), text, "{name}");
+            let json = serde_json::to_value(&report).expect("json");
+            assert_eq!(json["verdict"], verdict, "{name}");
+            assert_eq!(report.is_success(), result.is_ok(), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_rolled_back_deploy_lists_its_failed_resources_in_json() {
+        let result: Result<DeployOutcome, DeployError> = Err(DeployError::Failed {
+            stack: "s".into(),
+            operation: FailedOperation::Update,
+            status: StackStatus::UpdateRollbackComplete,
+            failed_resources: vec![ResourceFailure {
+                logical_id: "P".into(),
+                resource_type: "AWS::SSM::Parameter".into(),
+                status: ResourceStatus::UpdateFailed,
+                reason: Some("denied".into()),
+            }],
+        });
+        let json = serde_json::to_value(DeployReport::new("s", &result)).expect("json");
+        assert_eq!(json["status"], "UPDATE_ROLLBACK_COMPLETE");
+        assert_eq!(
+            json["failed_resources"],
+            json!([{"logical_id": "P", "resource_type": "AWS::SSM::Parameter", "status": "UPDATE_FAILED", "reason": "denied"}])
+        );
+        assert!(
+            json["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("ended in UPDATE_ROLLBACK_COMPLETE"))
+        );
+    }
+
+    #[test]
+    fn diff_reports_list_changes_with_action_and_replacement() {
+        let report = DiffReport::new(
+            "s",
+            StackDiff {
+                exists: true,
+                diff: update(),
+                from_change_set: false,
+            },
+        );
+        let json = serde_json::to_value(&report).expect("json");
+        assert_eq!(json["verdict"], "differences");
+        assert_eq!(json["replacement_from"], "resource-schemas");
+        assert_eq!(
+            json["changes"],
+            json!([{"logical_id": "P", "resource_type": "AWS::SSM::Parameter", "action": "modify", "replacement": "always"}])
+        );
+        let text = report.to_string();
+        assert!(
+            text.contains("[~] AWS::SSM::Parameter P (replaced)"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(
+                "(replacement from the resource schemas)\nNumber of stacks with differences: 1"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn destroy_reports() {
+        let gone = DestroyReport::new("s", "1", "r", &Ok(DestroyOutcome::Absent), "/t", false);
+        assert_eq!(
+            gone.to_string(),
+            "✅ s: no such stack in 1/r; nothing to delete\nLeft in place on purpose: the agent token parameter /t and the bootstrap (bucket and role)."
+        );
+        assert_eq!(
+            serde_json::to_value(&gone).expect("json")["verdict"],
+            "not-found"
+        );
+        let kept = DestroyReport::new(
+            "s",
+            "1",
+            "r",
+            &Ok(DestroyOutcome::Deleted {
+                retained: vec![("Hosts".into(), "AWS::ResourceGroups::Group".into())],
+            }),
+            "/t",
+            true,
+        );
+        let text = kept.to_string();
+        assert!(text.starts_with("kept Hosts (AWS::ResourceGroups::Group): CloudFormation could not delete it\n✅ s: deleted\nmacOS: "), "{text}");
+        let failed = DestroyReport::new("s", "1", "r", &Err(DeployError::Declined), "/t", false);
+        assert_eq!(failed.to_string(), "❌ s: destroy failed");
+        assert!(!failed.is_success());
+    }
+
+    /// Every object in `documented` has exactly the keys of the object at the same place in
+    /// `real` (arrays: their first elements, when both have one).
+    fn same_keys(path: &str, documented: &serde_json::Value, real: &serde_json::Value) {
+        use serde_json::Value;
+        match (documented, real) {
+            (Value::Object(d), Value::Object(r)) => {
+                let dk: Vec<&String> = d.keys().collect();
+                let rk: Vec<&String> = r.keys().collect();
+                assert_eq!(dk, rk, "keys of {path} in README.md");
+                for (key, value) in d {
+                    same_keys(&format!("{path}.{key}"), value, &r[key]);
+                }
+            }
+            (Value::Array(d), Value::Array(r)) => {
+                if let (Some(d), Some(r)) = (d.first(), r.first()) {
+                    same_keys(&format!("{path}[0]"), d, r);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The README's `--json` examples, by command (`<!-- json-result: deploy -->` before each).
+    fn readme_examples() -> Vec<(String, serde_json::Value)> {
+        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"));
+        let marker = "<!-- json-result: ";
+        let mut out = Vec::new();
+        let mut rest = readme;
+        while let Some(at) = rest.find(marker) {
+            rest = &rest[at + marker.len()..];
+            let (command, after) = rest.split_once(" -->").expect("marker closes");
+            let body = after
+                .trim_start()
+                .strip_prefix("```json\n")
+                .expect("a json block follows the marker");
+            let (json, _) = body.split_once("\n```").expect("the json block closes");
+            let value = serde_json::from_str(json)
+                .unwrap_or_else(|e| panic!("README's {command} example is not JSON: {e}"));
+            out.push((command.to_owned(), value));
+        }
+        out
+    }
+
+    #[test]
+    fn the_readme_documents_the_json_results_as_they_are() {
+        let mut diff = update();
+        diff.sections.push(crate::diff::SectionChange {
+            section: "Outputs".into(),
+            name: "X".into(),
+            change: Change::Added,
+        });
+        diff.security.added.push(crate::diff::Grant {
+            kind: crate::diff::GrantKind::IamStatement,
+            holder: "P".into(),
+            subject: "R".into(),
+            what: "{}".into(),
+        });
+        let deployed = DeployReport::new(
+            "s",
+            &Ok(DeployOutcome::Done {
+                stack_id: "arn:s".into(),
+                kind: ChangeSetKind::Update,
+                status: StackStatus::UpdateComplete,
+                diff: diff.clone(),
+                seconds: 1.0,
+            }),
+        );
+        let failed = DeployReport::new(
+            "s",
+            &Err(DeployError::Failed {
+                stack: "s".into(),
+                operation: FailedOperation::Update,
+                status: StackStatus::UpdateRollbackComplete,
+                failed_resources: vec![ResourceFailure {
+                    logical_id: "P".into(),
+                    resource_type: "AWS::SSM::Parameter".into(),
+                    status: ResourceStatus::UpdateFailed,
+                    reason: Some("denied".into()),
+                }],
+            }),
+        );
+        let diffed = DiffReport::new(
+            "s",
+            StackDiff {
+                exists: true,
+                diff,
+                from_change_set: true,
+            },
+        );
+        let destroyed = DestroyReport::new(
+            "s",
+            "1",
+            "r",
+            &Ok(DestroyOutcome::Deleted {
+                retained: vec![("H".into(), "AWS::EC2::Host".into())],
+            }),
+            "/t",
+            false,
+        );
+        fn json<T: Serialize>(report: &T) -> serde_json::Value {
+            serde_json::to_value(report).expect("serializable")
+        }
+        let examples = readme_examples();
+        let commands: Vec<&str> = examples.iter().map(|(c, _)| c.as_str()).collect();
+        assert_eq!(commands, ["deploy", "deploy", "diff", "destroy"]);
+        for (command, documented) in &examples {
+            let reals = match command.as_str() {
+                "deploy" => vec![json(&deployed), json(&failed)],
+                "diff" => vec![json(&diffed)],
+                "destroy" => vec![json(&destroyed)],
+                other => panic!("README documents an unknown command {other}"),
+            };
+            for real in reals {
+                same_keys(command, documented, &real);
+            }
+            // Documented enum values are ones the code writes.
+            let verdict = documented["verdict"].as_str().expect("verdict");
+            let known: &[&str] = match command.as_str() {
+                "deploy" => &["created", "updated", "no-changes", "rolled-back", "failed"],
+                "diff" => &["differences", "no-differences"],
+                _ => &["deleted", "not-found", "failed"],
+            };
+            assert!(known.contains(&verdict), "{command}: {verdict}");
+        }
+        assert_eq!(json(&failed)["verdict"], "rolled-back");
+        assert_eq!(json(&diffed)["replacement_from"], "change-set");
+    }
+}
