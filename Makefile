@@ -16,15 +16,17 @@ SOURCE_AMI ?=
 APT_HOLD_PATTERNS ?=
 INSTALL_ERLANG ?= true
 SYSTEMD_RESTART_SECONDS ?= 1800
+# true: install the Go agent release AGENT_VERSION instead of this repository's Rust agent.
+INSTALL_GO_AGENT ?= false
 PACKER ?= packer
 
 # The workspace version (Cargo.toml), as in the names the stack looks up.
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 
 # What each image's hash covers; crates/stack-template/src/fingerprint.rs lists the same.
-IMAGE_SOURCES_linux := Makefile packer/linux crates/agent-instance/Cargo.toml crates/agent-instance/src crates/aws-support/Cargo.toml crates/aws-support/src crates/stack-contract/Cargo.toml crates/stack-contract/src
+IMAGE_SOURCES_linux := Makefile packer/linux crates/agent-instance/Cargo.toml crates/agent-instance/src crates/aws-support/Cargo.toml crates/aws-support/src crates/stack-contract/Cargo.toml crates/stack-contract/src crates/semaphore-agent/Cargo.toml crates/semaphore-agent/src crates/agent-protocol/Cargo.toml crates/agent-protocol/src crates/agent-core/Cargo.toml crates/agent-core/src
 IMAGE_SOURCES_windows := Makefile packer/windows
-IMAGE_SOURCES_macos := Makefile packer/macos crates/agent-instance/Cargo.toml crates/agent-instance/src crates/aws-support/Cargo.toml crates/aws-support/src crates/stack-contract/Cargo.toml crates/stack-contract/src
+IMAGE_SOURCES_macos := Makefile packer/macos crates/agent-instance/Cargo.toml crates/agent-instance/src crates/aws-support/Cargo.toml crates/aws-support/src crates/stack-contract/Cargo.toml crates/stack-contract/src crates/semaphore-agent/Cargo.toml crates/semaphore-agent/src crates/agent-protocol/Cargo.toml crates/agent-protocol/src crates/agent-core/Cargo.toml crates/agent-core/src
 
 # MD5 of every file's MD5 (lowercase hex, sorted, one per line); `target` folders excluded.
 # macOS has `md5 -r` (same output shape) instead of md5sum.
@@ -67,16 +69,17 @@ IMAGE_OS := $(PACKER_OS)
 endif
 AMI_NAME = $(AMI_PREFIX)-v$(VERSION)-$(IMAGE_OS)-$(AMI_ARCH)-$(HASH)
 
-# The agent-instance binary baked into Linux and macOS images.
+# The agent-instance and semaphore-agent binaries baked into Linux and macOS images.
 ifeq ($(PACKER_OS),macos)
 RUST_TARGET := $(if $(filter arm64,$(AMI_ARCH)),aarch64,x86_64)-apple-darwin
-INSTANCE_BUILD := cargo build --profile dist --locked -p agent-instance --target $(RUST_TARGET)
+INSTANCE_BUILD := cargo build --profile dist --locked -p agent-instance -p semaphore-agent --target $(RUST_TARGET)
 else
 # glibc 2.31 (focal) so one binary runs on every supported Ubuntu.
 RUST_TARGET := $(if $(filter arm64,$(AMI_ARCH)),aarch64,x86_64)-unknown-linux-gnu
-INSTANCE_BUILD := cargo zigbuild --profile dist --locked -p agent-instance --target $(RUST_TARGET).2.31
+INSTANCE_BUILD := cargo zigbuild --profile dist --locked -p agent-instance -p semaphore-agent --target $(RUST_TARGET).2.31
 endif
 INSTANCE_BINARY := $(CURDIR)/target/$(RUST_TARGET)/dist/agent-instance
+AGENT_BINARY := $(CURDIR)/target/$(RUST_TARGET)/dist/semaphore-agent
 
 COMMON_VARS = -var 'stack_version=v$(VERSION)' -var 'hash=$(HASH)' -var 'region=$(AWS_REGION)' \
 	-var 'ami_prefix=$(AMI_PREFIX)' -var 'arch=$(AMI_ARCH)' -var 'instance_type=$(AMI_INSTANCE_TYPE)' \
@@ -84,9 +87,11 @@ COMMON_VARS = -var 'stack_version=v$(VERSION)' -var 'hash=$(HASH)' -var 'region=
 VARS_linux = $(COMMON_VARS) -var 'ubuntu_name=$(UBUNTU_VERSION)' -var 'ubuntu_version=$(UBUNTU_NUMBER)' \
 	-var 'source_ami=$(SOURCE_AMI)' -var 'apt_hold_patterns=$(APT_HOLD_PATTERNS)' \
 	-var 'install_erlang=$(INSTALL_ERLANG)' -var 'systemd_restart_seconds=$(SYSTEMD_RESTART_SECONDS)' \
-	-var 'instance_binary=$(INSTANCE_BINARY)'
+	-var 'instance_binary=$(INSTANCE_BINARY)' -var 'agent_binary=$(AGENT_BINARY)' \
+	-var 'install_go_agent=$(INSTALL_GO_AGENT)'
 VARS_windows = $(COMMON_VARS)
-VARS_macos = $(COMMON_VARS) -var 'instance_binary=$(INSTANCE_BINARY)'
+VARS_macos = $(COMMON_VARS) -var 'instance_binary=$(INSTANCE_BINARY)' -var 'agent_binary=$(AGENT_BINARY)' \
+	-var 'install_go_agent=$(INSTALL_GO_AGENT)'
 
 .PHONY: print-hash print-ami-name instance.build packer.init packer.validate packer.build packer.fmt
 

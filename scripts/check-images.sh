@@ -24,7 +24,7 @@ for os in linux windows macos; do
   vars=(-var stack_version=v0.0.0 -var hash=0123456789abcdef0123456789abcdef -var region=us-east-1
         -var arch=x86_64 -var agent_version=v2.2.16 -var toolbox_version=v1.38.4)
   if [ "$os" != windows ]; then
-    vars+=(-var "instance_binary=$PWD/Makefile")
+    vars+=(-var "instance_binary=$PWD/Makefile" -var "agent_binary=$PWD/Makefile")
   fi
   (cd "$work/$os" && packer validate "${vars[@]}" .)
   if [ "$os" = linux ]; then
