@@ -1,0 +1,32 @@
+//! The Semaphore self-hosted agent in Rust (issue 13), as a library with a thin binary.
+//!
+//! This crate owns the shell executor ([`executor::shell`], spec 9), a job's lifecycle and
+//! result ([`job`], spec 8), and the event sinks a job writes to ([`events`], spec 7.1). Wire
+//! types come from `agent_protocol`; the listener's state machine from `agent_core`. The hub
+//! and loghub clients (the `start` command) are not here yet.
+//!
+//! Running one job by hand, as `semaphore-agent run FILE` does:
+//!
+//! ```no_run
+//! use semaphore_agent::events::JsonLinesSink;
+//! use semaphore_agent::executor::StopSignal;
+//! use semaphore_agent::executor::shell::{ShellConfig, ShellExecutor};
+//! use semaphore_agent::job::{JobSettings, run_job};
+//!
+//! let request: agent_protocol::JobRequest =
+//!     serde_json::from_str(r#"{"commands": [{"directive": "echo hello"}]}"#).expect("valid");
+//! let stop = StopSignal::new();
+//! let mut executor = ShellExecutor::new(ShellConfig::from_host().expect("a home"), stop.clone());
+//! let mut sink = JsonLinesSink::new(std::io::stdout());
+//! let result = run_job(&request, &JobSettings::default(), &mut executor, &mut sink, &stop);
+//! println!("{result}");
+//! ```
+
+pub mod events;
+pub mod executor;
+pub mod job;
+#[cfg(unix)]
+pub mod run;
+
+/// The agent's version, as `version` prints it and `User-Agent` sends it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
