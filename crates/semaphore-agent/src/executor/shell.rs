@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use agent_protocol::{EnvVar, JobFile};
 
-use super::env::{BaseEnv, decode_and_sort, env_file_path, export_line};
+use super::env::{BaseEnv, decode_and_sort, env_file_path, export_line, shell_quote};
 use super::files::{InjectOutcome, inject};
 use super::output::{OutputChunker, chunk_text};
 use super::stream::{CommandStream, Marks};
@@ -46,8 +46,6 @@ const READ_QUEUE: usize = 16;
 const READ_BYTES: usize = 4096;
 /// How much output of an internal (silent) command is kept.
 const SILENT_OUTPUT_LIMIT: usize = 4096;
-/// How long output printed after a stop (a `trap` on SIGTERM) is still collected.
-const DRAIN_AFTER_STOP: Duration = Duration::from_secs(2);
 
 /// Where and how the job's shell runs.
 #[derive(Debug, Clone)]
@@ -177,8 +175,12 @@ impl ShellExecutor {
         &self.env_files
     }
 
+    /// `<tmp>/current-agent-cmd-<shell pid>`. The Go agent uses `current-agent-cmd` for
+    /// every job, so two agents on one machine overwrite each other's commands; the shell's
+    /// pid keeps concurrent jobs apart. Deleted at teardown.
     fn cmd_file(&self) -> PathBuf {
-        self.config.tmp_dir.join("current-agent-cmd")
+        let pid = self.shell_pid().unwrap_or(0);
+        self.config.tmp_dir.join(format!("current-agent-cmd-{pid}"))
     }
 
     fn write_pty(&mut self, text: &str) -> bool {
@@ -244,24 +246,6 @@ impl ShellExecutor {
         }
     }
 
-    /// After a stop: end the session, then collect what it printed while dying.
-    fn stop_and_drain(&mut self, on_data: &mut dyn FnMut(&[u8]) -> bool) {
-        self.end_session();
-        if let Some(session) = self.session.as_mut() {
-            let deadline = Instant::now() + DRAIN_AFTER_STOP;
-            while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-                match session.reads.recv_timeout(left) {
-                    Ok(data) => {
-                        if on_data(&data) {
-                            break;
-                        }
-                    }
-                    Err(_) => break,
-                }
-            }
-        }
-    }
-
     /// Runs `directive` in the session; command output goes to `output` (raw bytes, or
     /// through the chunker when `chunker` is given). Returns the exit code: 1 when the
     /// session died or a stop arrived.
@@ -281,7 +265,7 @@ impl ShellExecutor {
             return 1;
         }
         let marks = Marks::new(unix_now());
-        if !self.write_pty(&marks.instruction(&cmd_file.to_string_lossy())) {
+        if !self.write_pty(&marks.instruction(&quoted(&cmd_file))) {
             return 1;
         }
         let mut stream = CommandStream::new(&marks);
@@ -296,7 +280,9 @@ impl ShellExecutor {
         match self.wait(forever, &mut on_data, tick) {
             Wait::Done => {}
             Wait::Stopped => {
-                self.stop_and_drain(&mut on_data);
+                // Like the Go agent, which closes the PTY first: nothing the dying processes
+                // print reaches the log (bash would add "Terminated").
+                self.end_session();
                 return 1;
             }
             Wait::Closed | Wait::TimedOut => return 1,
@@ -365,7 +351,7 @@ impl ShellExecutor {
         let restore = self.config.tmp_dir.join("restore-tty");
         let init = format!(
             "export PS1=''\nstty -echo\necho stty `stty -g` > {}\ncd ~\necho '{INIT_MARKER}'\n",
-            restore.to_string_lossy()
+            quoted(&restore)
         );
         if !self.write_pty(&init) {
             return Err(ExecutorError::EndedDuringInit);
@@ -425,7 +411,7 @@ impl ShellExecutor {
             logged(&var.name);
         }
         drop(file);
-        let (code, _) = self.run_silent(&format!("source {}", path.to_string_lossy()));
+        let (code, _) = self.run_silent(&format!("source {}", quoted(&path)));
         if code == 0 { 0 } else { 1 }
     }
 }
@@ -455,11 +441,9 @@ impl Executor for ShellExecutor {
                 self.write_and_source_env(&vars, &mut |n| events.output(format!("Exporting {n}\n")))
             }
             Err(failure) => {
-                // Names the variable, never its value (it may be a secret).
-                events.output(format!(
-                    "Failed to decode the value of the environment variable {}: {}\n",
-                    failure.name, failure.error
-                ));
+                // The Go agent logs nothing in the job for this (spec 7.2): the agent's log
+                // names the variable, never its value (it may be a secret).
+                tracing::error!(variable = %failure.name, error = %failure.error, "a job variable is not base64");
                 1
             }
         };
@@ -524,9 +508,12 @@ impl Executor for ShellExecutor {
 
     fn teardown(&mut self) {
         if self.session.is_some() {
+            let cmd_file = self.cmd_file();
             self.end_session();
             self.session = None;
+            self.env_files.push(cmd_file);
         }
+        // The env files hold the job's secrets; the command file goes too.
         for path in self.env_files.drain(..) {
             if let Err(err) = fs::remove_file(&path)
                 && err.kind() != std::io::ErrorKind::NotFound
@@ -541,6 +528,11 @@ impl Drop for ShellExecutor {
     fn drop(&mut self) {
         self.teardown();
     }
+}
+
+/// A path as one bash word.
+fn quoted(path: &Path) -> String {
+    String::from_utf8_lossy(&shell_quote(path.as_os_str().as_encoded_bytes())).into_owned()
 }
 
 /// Writes `content` to `path` with `mode` (for a new file), truncating it.
