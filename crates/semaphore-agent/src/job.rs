@@ -165,7 +165,7 @@ fn run_steps(
     if let Some(path) = &settings.post_job_hook_path {
         let command = VisibleCommand {
             name: POST_JOB_HOOK_NAME.to_owned(),
-            directive: format!("bash {path}"),
+            directive: format!("bash {}", shell_word(path)),
             preamble: vec![format!("Running: bash {path}\n")],
         };
         executor.run_command(&command, sink);
@@ -200,7 +200,7 @@ fn run_until_failure(
 
 fn pre_job_hook_command(hook: &PreJobHook) -> VisibleCommand {
     let runner = if hook.source { "source" } else { "bash" };
-    let directive = format!("{runner} {}", hook.path);
+    let shown = format!("{runner} {}", hook.path);
     let warning = if hook.fail_on_error {
         "Warning: The agent is configured to fail the job if the pre-job hook fails.\n"
     } else {
@@ -208,9 +208,15 @@ fn pre_job_hook_command(hook: &PreJobHook) -> VisibleCommand {
     };
     VisibleCommand {
         name: PRE_JOB_HOOK_NAME.to_owned(),
-        preamble: vec![format!("Running: {directive}\n"), warning.to_owned()],
-        directive,
+        preamble: vec![format!("Running: {shown}\n"), warning.to_owned()],
+        directive: format!("{runner} {}", shell_word(&hook.path)),
     }
+}
+
+/// A hook path as one bash word. The log shows the path as given, as the Go agent does, but
+/// unlike it a path with spaces still runs.
+fn shell_word(path: &str) -> String {
+    String::from_utf8_lossy(&crate::executor::env::shell_quote(path.as_bytes())).into_owned()
 }
 
 /// Self-stop (spec 8 step 7): the job's own `SEMAPHORE_JOB_RESULT` decides.
@@ -235,4 +241,327 @@ fn check_job_result(executor: &mut dyn Executor, sink: &mut dyn EventSink) -> Jo
     events.output(message);
     events.cmd_finished(CHECKING_RESULT_NAME, 0, started_at);
     result
+}
+
+#[cfg(test)]
+mod tests {
+    //! The lifecycle with a [`FakeExecutor`]: which steps run, in which order, and the result.
+
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    use std::rc::Rc;
+
+    use agent_protocol::LogEvent;
+
+    use super::*;
+    use crate::events::EventSink;
+    use crate::executor::ExecutorError;
+
+    /// Records every call into a log shared with the sink, and answers from a script.
+    struct FakeExecutor {
+        log: Rc<RefCell<Vec<String>>>,
+        fail_start: bool,
+        env_code: i32,
+        codes: HashMap<String, i32>,
+        stop_on: Option<(String, StopSignal)>,
+        job_result_var: String,
+    }
+
+    impl FakeExecutor {
+        fn new(log: &Rc<RefCell<Vec<String>>>) -> FakeExecutor {
+            FakeExecutor {
+                log: Rc::clone(log),
+                fail_start: false,
+                env_code: 0,
+                codes: HashMap::new(),
+                stop_on: None,
+                job_result_var: String::new(),
+            }
+        }
+    }
+
+    impl Executor for FakeExecutor {
+        fn start(&mut self) -> Result<(), ExecutorError> {
+            self.log.borrow_mut().push("start".into());
+            if self.fail_start {
+                Err(ExecutorError::EndedDuringInit)
+            } else {
+                Ok(())
+            }
+        }
+        fn export_env_vars(&mut self, vars: &[EnvVar], _: &mut dyn EventSink) -> i32 {
+            let names: Vec<&str> = vars.iter().map(|v| v.name.as_str()).collect();
+            self.log
+                .borrow_mut()
+                .push(format!("export {}", names.join(",")));
+            if names == [JOB_RESULT_VAR] {
+                0
+            } else {
+                self.env_code
+            }
+        }
+        fn inject_files(&mut self, _: &[agent_protocol::JobFile], _: &mut dyn EventSink) -> i32 {
+            self.log.borrow_mut().push("files".into());
+            0
+        }
+        fn run_command(&mut self, command: &VisibleCommand, _: &mut dyn EventSink) -> i32 {
+            self.log
+                .borrow_mut()
+                .push(format!("run {}", command.directive));
+            if let Some((directive, stop)) = &self.stop_on
+                && *directive == command.directive
+            {
+                stop.stop();
+                return 1;
+            }
+            self.codes.get(&command.directive).copied().unwrap_or(0)
+        }
+        fn run_silent(&mut self, directive: &str) -> (i32, String) {
+            self.log.borrow_mut().push(format!("silent {directive}"));
+            (0, format!("{}\n", self.job_result_var))
+        }
+        fn teardown(&mut self) {
+            self.log.borrow_mut().push("teardown".into());
+        }
+    }
+
+    struct LogSink(Rc<RefCell<Vec<String>>>, Vec<LogEvent>);
+
+    impl EventSink for LogSink {
+        fn emit(&mut self, event: LogEvent) {
+            self.1.push(event);
+        }
+        fn close(&mut self) {
+            self.0.borrow_mut().push("close".into());
+        }
+    }
+
+    fn request() -> JobRequest {
+        serde_json::from_str(
+            r#"{"commands": [{"directive": "c1"}, {"directive": "c2"}],
+                "env_vars": [{"name": "A", "value": "eA=="}],
+                "epilogue_always_commands": [{"directive": "always"}],
+                "epilogue_on_pass_commands": [{"directive": "pass"}],
+                "epilogue_on_fail_commands": [{"directive": "fail"}]}"#,
+        )
+        .expect("a valid request")
+    }
+
+    type Setup = fn(&mut FakeExecutor, &mut JobSettings, &StopSignal);
+
+    #[test]
+    fn lifecycle_table() {
+        let cases: &[(&str, Setup, &[&str], JobResult)] = &[
+            (
+                "everything passes",
+                |_, _, _| {},
+                &[
+                    "start",
+                    "export A,X",
+                    "files",
+                    "run c1",
+                    "run c2",
+                    "export SEMAPHORE_JOB_RESULT",
+                    "run always",
+                    "run pass",
+                    "close",
+                    "teardown",
+                ],
+                JobResult::Passed,
+            ),
+            (
+                "the executor does not start: nothing runs",
+                |e, _, _| e.fail_start = true,
+                &["start", "close", "teardown"],
+                JobResult::Failed,
+            ),
+            (
+                "env export fails: straight to the epilogues",
+                |e, _, _| e.env_code = 1,
+                &[
+                    "start",
+                    "export A,X",
+                    "export SEMAPHORE_JOB_RESULT",
+                    "run always",
+                    "run fail",
+                    "close",
+                    "teardown",
+                ],
+                JobResult::Failed,
+            ),
+            (
+                "a failing command ends the commands",
+                |e, _, _| {
+                    e.codes.insert("c1".into(), 2);
+                },
+                &[
+                    "start",
+                    "export A,X",
+                    "files",
+                    "run c1",
+                    "export SEMAPHORE_JOB_RESULT",
+                    "run always",
+                    "run fail",
+                    "close",
+                    "teardown",
+                ],
+                JobResult::Failed,
+            ),
+            (
+                "a failing always-epilogue does not stop the on-pass list",
+                |e, _, _| {
+                    e.codes.insert("always".into(), 1);
+                },
+                &[
+                    "start",
+                    "export A,X",
+                    "files",
+                    "run c1",
+                    "run c2",
+                    "export SEMAPHORE_JOB_RESULT",
+                    "run always",
+                    "run pass",
+                    "close",
+                    "teardown",
+                ],
+                JobResult::Passed,
+            ),
+            (
+                "exit 130 checks the job's own result and skips the epilogues",
+                |e, _, _| {
+                    e.codes.insert("c1".into(), 130);
+                    e.job_result_var = "passed".into();
+                },
+                &[
+                    "start",
+                    "export A,X",
+                    "files",
+                    "run c1",
+                    "silent echo $SEMAPHORE_JOB_RESULT",
+                    "close",
+                    "teardown",
+                ],
+                JobResult::Passed,
+            ),
+            (
+                "a stop during a command skips the epilogues but not the post-job hook",
+                |e, s, stop| {
+                    e.stop_on = Some(("c1".into(), stop.clone()));
+                    s.post_job_hook_path = Some("/hooks/post job.sh".into());
+                },
+                &[
+                    "start",
+                    "export A,X",
+                    "files",
+                    "run c1",
+                    "run bash '/hooks/post job.sh'",
+                    "close",
+                    "teardown",
+                ],
+                JobResult::Stopped,
+            ),
+            (
+                "a stop during the epilogues makes the result stopped",
+                |e, _, stop| e.stop_on = Some(("always".into(), stop.clone())),
+                &[
+                    "start",
+                    "export A,X",
+                    "files",
+                    "run c1",
+                    "run c2",
+                    "export SEMAPHORE_JOB_RESULT",
+                    "run always",
+                    "close",
+                    "teardown",
+                ],
+                JobResult::Stopped,
+            ),
+            (
+                "a failing pre-job hook fails the job when configured",
+                |e, s, _| {
+                    e.codes.insert("bash /hooks/pre.sh".into(), 1);
+                    s.pre_job_hook = Some(PreJobHook {
+                        path: "/hooks/pre.sh".into(),
+                        source: false,
+                        fail_on_error: true,
+                    });
+                },
+                &[
+                    "start",
+                    "export A,X",
+                    "files",
+                    "run bash /hooks/pre.sh",
+                    "export SEMAPHORE_JOB_RESULT",
+                    "run always",
+                    "run fail",
+                    "close",
+                    "teardown",
+                ],
+                JobResult::Failed,
+            ),
+            (
+                "a failing pre-job hook is ignored otherwise",
+                |e, s, _| {
+                    e.codes.insert("source /hooks/pre.sh".into(), 1);
+                    s.pre_job_hook = Some(PreJobHook {
+                        path: "/hooks/pre.sh".into(),
+                        source: true,
+                        fail_on_error: false,
+                    });
+                },
+                &[
+                    "start",
+                    "export A,X",
+                    "files",
+                    "run source /hooks/pre.sh",
+                    "run c1",
+                    "run c2",
+                    "export SEMAPHORE_JOB_RESULT",
+                    "run always",
+                    "run pass",
+                    "close",
+                    "teardown",
+                ],
+                JobResult::Passed,
+            ),
+        ];
+        for (name, setup, want_log, want_result) in cases {
+            let log = Rc::new(RefCell::new(Vec::new()));
+            let stop = StopSignal::new();
+            let mut executor = FakeExecutor::new(&log);
+            let mut settings = JobSettings {
+                env_vars: vec![("X".into(), "y".into())],
+                ..JobSettings::default()
+            };
+            setup(&mut executor, &mut settings, &stop);
+            let mut sink = LogSink(Rc::clone(&log), Vec::new());
+            let result = run_job(&request(), &settings, &mut executor, &mut sink, &stop);
+            assert_eq!(&result, want_result, "{name}");
+            assert_eq!(log.borrow().as_slice(), *want_log, "{name}");
+            assert!(
+                matches!(sink.1.first(), Some(LogEvent::JobStarted { .. })),
+                "{name}"
+            );
+            assert!(
+                matches!(sink.1.last(), Some(LogEvent::JobFinished { result, .. }) if result == want_result),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn other_executors_and_loggers_are_rejected_before_any_event() {
+        let mut request = request();
+        request.executor = agent_protocol::ExecutorKind::DockerCompose;
+        assert_eq!(
+            check_shell_job(&request),
+            Err(JobRejected::UnsupportedExecutor("dockercompose".into()))
+        );
+        let mut request = super::tests::request();
+        request.logger.method = agent_protocol::LoggerMethod::from_wire("carrier-pigeon");
+        assert!(matches!(
+            check_shell_job(&request),
+            Err(JobRejected::UnsupportedLogger(_))
+        ));
+    }
 }

@@ -39,13 +39,17 @@ impl OutputChunker {
         }
         self.buf.extend_from_slice(data);
         self.last_append = Some(now);
-        while self.buf.len() >= CHUNK_BYTES {
-            let cut = cut_point(&self.buf, CHUNK_BYTES, false);
+        // Cut full chunks off the front, then move the rest down once (not once per chunk).
+        let mut start = 0;
+        while self.buf.len() - start >= CHUNK_BYTES {
+            let cut = cut_point(&self.buf[start..], CHUNK_BYTES, false);
             if cut == 0 {
                 break;
             }
-            self.emit_front(cut, emit);
+            emit(chunk_text(&self.buf[start..start + cut]));
+            start += cut;
         }
+        self.buf.drain(..start);
     }
 
     /// Emits what has sat for [`IDLE_FLUSH`] or more (in chunks of at most [`CHUNK_BYTES`]).

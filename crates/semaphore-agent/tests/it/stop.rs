@@ -27,13 +27,13 @@ fn stop_case(harness: &Harness, case: &str, directive: &str) -> crate::support::
 #[test]
 fn stop_during_a_command() {
     let harness = Harness::new();
-    stop_case(&harness, "stop_during_command", "sleep infinity");
+    stop_case(&harness, "stop_during_command", "sleep 1000");
 }
 
 #[test]
 fn stop_during_the_epilogues() {
     let harness = Harness::new();
-    stop_case(&harness, "stop_during_epilogue", "sleep infinity");
+    stop_case(&harness, "stop_during_epilogue", "sleep 1000");
 }
 
 #[test]
@@ -42,7 +42,7 @@ fn the_post_job_hook_still_runs_after_a_stop() {
     let hook = harness.tmp().join("post.sh");
     std::fs::write(&hook, "echo post-hook\n").expect("hook written");
     harness.settings.post_job_hook_path = Some(hook.to_string_lossy().into_owned());
-    stop_case(&harness, "stop_with_post_job_hook", "sleep infinity");
+    stop_case(&harness, "stop_with_post_job_hook", "sleep 1000");
 }
 
 #[test]
