@@ -5,6 +5,19 @@
 //! types come from `agent_protocol`; the listener's state machine from `agent_core`. The hub
 //! and loghub clients (the `start` command) are not here yet.
 //!
+//! The event stream of every job is the Go agent's (spec 7.2, including its quirks, such as
+//! no `cmd_finished` after a file that is not base64). Deliberate differences, none of them
+//! visible in the events:
+//!
+//! - the job's shell starts from a clean environment (an allow-list of the agent's, see
+//!   [`executor::env::INHERITED_VARS`]), never `SEMAPHORE_AGENT_*` or a token;
+//! - a stop ends every process of the job's session, SIGTERM then SIGKILL after a grace
+//!   period, where the Go agent kills bash and relies on the PTY hangup;
+//! - the `.env-*` files are mode 0600 (they hold secrets), and the command file is
+//!   `current-agent-cmd-<shell pid>` so that two agents on one machine do not collide;
+//! - paths the agent puts on the shell's command line are quoted;
+//! - with a self-stop (exit 130) the session is still torn down.
+//!
 //! Running one job by hand, as `semaphore-agent run FILE` does:
 //!
 //! ```no_run

@@ -86,3 +86,11 @@ fn the_job_runs_in_an_interactive_login_shell_on_a_tty_in_home() {
     assert!(lines[1].starts_with("/dev/"), "no tty: {output}");
     assert_eq!(lines[2], harness.home().to_string_lossy());
 }
+
+#[test]
+fn the_executor_can_run_on_another_thread() {
+    // The listener will run jobs on a blocking thread and stop them from its own.
+    fn assert_send<T: Send>() {}
+    assert_send::<semaphore_agent::executor::shell::ShellExecutor>();
+    assert_send::<semaphore_agent::executor::StopSignal>();
+}
