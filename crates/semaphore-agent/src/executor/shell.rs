@@ -123,6 +123,9 @@ struct Session {
     reads: Receiver<Vec<u8>>,
     /// False once the PTY stopped giving data or the session was ended.
     alive: bool,
+    /// True once the session was ended and the shell reaped: its pid may belong to another
+    /// process from then on, so it is never signalled again.
+    reaped: bool,
 }
 
 /// Runs a job in a PTY bash session on this machine.
@@ -237,12 +240,14 @@ impl ShellExecutor {
     /// Ends the whole session (TERM, grace, KILL) and reaps the shell.
     fn end_session(&mut self) {
         let grace = self.config.stop_grace;
-        if let Some(session) = self.session.as_mut() {
+        if let Some(session) = self.session.as_mut().filter(|s| !s.reaped) {
+            // The shell is not reaped yet (a zombie at worst), so `sid` is still ours.
             session::terminate(session.sid, grace);
             session.alive = false;
             if let Err(err) = session.child.wait() {
                 tracing::warn!(error = %err, "failed to reap the job's shell");
             }
+            session.reaped = true;
         }
     }
 
@@ -342,6 +347,7 @@ impl ShellExecutor {
             pty,
             reads,
             alive: true,
+            reaped: false,
         });
         self.init_session()
     }

@@ -1,5 +1,6 @@
 //! A job that prints a lot streams with bounded memory: RSS of this test process is read
-//! from /proc/self/status before and after (Linux only).
+//! from /proc/self/status before and after (Linux only, and only under cargo-nextest, which
+//! runs each test in a process of its own).
 
 use std::time::Instant;
 
@@ -80,6 +81,12 @@ fn streams_with_flat_memory(bytes: u64) {
         "{bytes} bytes in {:?}; RSS {before} KiB -> {after} KiB",
         started.elapsed()
     );
+    // Under `cargo test` other tests run as threads of this process and their allocations
+    // show in its RSS; nextest gives every test a process of its own.
+    if std::env::var_os("NEXTEST").is_none() {
+        eprintln!("RSS check skipped: run under cargo-nextest for a process of its own");
+        return;
+    }
     assert!(growth < 4 * 1024, "RSS grew by {growth} KiB");
 }
 
