@@ -66,9 +66,7 @@ fn start(args: StartArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    semaphore_agent::listener::start::main_with(args, move |config| {
-        ShellRunner::new(shell, config)
-    })
+    semaphore_agent::listener::start::main_with(args, move |config| ShellRunner::new(shell, config))
 }
 
 #[cfg(not(unix))]

@@ -201,3 +201,75 @@ async fn sigterm_is_reported_as_interrupted_at_and_the_hub_decides() {
         1
     );
 }
+
+/// The whole agent as the images run it: listener mode with the real shell executor, a job
+/// from the hub run in bash on a PTY, its events pushed to the loghub, then the job-finished
+/// shutdown. The job's own environment holds no agent variable and no token.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_from_the_hub_runs_in_bash_and_its_events_reach_the_loghub() {
+    let hub = FakeHub::start(Clock::start()).await;
+    let mut job = hub.job("job-bash-1");
+    job.commands = serde_json::from_value(serde_json::json!([
+        {"directive": "echo hello from $SEMAPHORE_JOB_ID"},
+        {"directive": "env | sort"},
+    ]))
+    .expect("commands");
+    job.env_vars = serde_json::from_value(serde_json::json!([
+        {"name": "SEMAPHORE_JOB_ID", "value": "am9iLWJhc2gtMQ=="},
+    ]))
+    .expect("env vars");
+    {
+        let mut state = hub.state();
+        state.next_sync_after_ms = 200;
+        state.queued_job = Some(job);
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let endpoint = hub.origin.trim_start_matches("http://").to_owned();
+    let mut command = agent();
+    with_log_file(&mut command, dir.path());
+    command
+        .env("SEMAPHORE_AGENT_TOKEN", REGISTRATION_TOKEN)
+        .env("SEMAPHORE_AGENT_ENDPOINT", &endpoint)
+        .env("HOME", dir.path())
+        .args([
+            "start",
+            "--no-https",
+            "--disconnect-after-job",
+            "--name",
+            "bash-agent-0001",
+        ]);
+    let output: Output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .expect("join")
+        .expect("run the agent");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+
+    let state = hub.state();
+    assert_eq!(
+        state.job_results,
+        [("job-bash-1".to_owned(), agent_protocol::JobResult::Passed)]
+    );
+    let lines: Vec<&String> = state.log_lines.values().collect();
+    let kinds: Vec<String> = lines
+        .iter()
+        .map(|l| {
+            let event: serde_json::Value = serde_json::from_str(l).expect("event JSON");
+            event["event"].as_str().unwrap_or_default().to_owned()
+        })
+        .collect();
+    assert_eq!(kinds.first().map(String::as_str), Some("job_started"));
+    assert_eq!(kinds.last().map(String::as_str), Some("job_finished"));
+    let all = lines
+        .iter()
+        .map(|l| l.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(all.contains("hello from job-bash-1"), "{all}");
+    assert!(!all.contains("SEMAPHORE_AGENT_"), "{all}");
+    for token in [REGISTRATION_TOKEN, ACCESS_TOKEN] {
+        assert!(!all.contains(token), "a token reached the job: {all}");
+        assert!(!stdout.contains(token), "a token was logged: {stdout}");
+    }
+}

@@ -18,7 +18,6 @@ mod sequences;
 #[cfg(unix)]
 mod stop;
 
-
 mod binary;
 mod config_file;
 mod fake_hub;
