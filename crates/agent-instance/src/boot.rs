@@ -18,7 +18,7 @@ use anyhow::{Context as _, Result};
 use crate::files::{Owner, ensure_dir, merge_lines, write_atomically};
 use crate::instance::{InstanceAws, Metadata, Retry};
 use crate::layout::{Layout, run};
-use crate::params::{AgentParameters, agent_config_yaml, github_known_hosts};
+use crate::params::{AgentParameters, agent_config, config_file_text, github_known_hosts};
 use crate::presign::caller_identity_url;
 
 /// Progress lines on stdout (cloud-init keeps them), each with the time since the start.
@@ -131,8 +131,13 @@ pub async fn boot(
 
     progress.say("Changing agent configuration...");
     let hook = layout.shutdown_hook();
-    let yaml = agent_config_yaml(&params, &name, &token, &hook.to_string_lossy());
-    write_atomically(&layout.config_file(), yaml.as_bytes(), 0o600, owner)?;
+    let config = agent_config(&params, &name, &token, &hook.to_string_lossy());
+    write_atomically(
+        &layout.config_file(),
+        config_file_text(&config).as_bytes(),
+        0o600,
+        owner,
+    )?;
 
     progress.say("Starting agent...");
     for command in &layout.start {

@@ -2,40 +2,33 @@
 //! `<stack>-config`, whose type `stack_contract::AgentParameters` is shared with the template),
 //! and GitHub's host keys as `known_hosts` lines.
 
-use serde_json::Value;
+use agent_protocol::{AgentConfig, Secret, UploadJobLogs};
 
 pub use stack_contract::{AgentParameters, ParamsError};
 
-/// The agent's `config.yaml`. Strings are written as JSON strings, which YAML reads as
-/// double-quoted scalars, so no value can break the file's structure.
-pub fn agent_config_yaml(params: &AgentParameters, name: &str, token: &str, hook: &str) -> String {
-    let quoted = |s: &str| Value::String(s.to_owned()).to_string();
-    let mut out = String::new();
-    out.push_str(&format!("endpoint: {}\n", quoted(&params.endpoint)));
-    out.push_str(&format!("token: {}\n", quoted(token)));
-    out.push_str(&format!("name: {}\n", quoted(name)));
-    out.push_str("no-https: false\n");
-    out.push_str(&format!("shutdown-hook-path: {}\n", quoted(hook)));
-    out.push_str(&format!(
-        "disconnect-after-job: {}\n",
-        params.disconnect_after_job
-    ));
-    out.push_str(&format!(
-        "disconnect-after-idle-timeout: {}\n",
-        params.disconnect_after_idle_timeout_secs
-    ));
-    out.push_str("upload-job-logs: \"when-trimmed\"\n");
-    if params.env_vars.is_empty() {
-        out.push_str("env-vars: []\n");
-    } else {
-        out.push_str("env-vars:\n");
-        for var in &params.env_vars {
-            out.push_str(&format!("  - {}\n", quoted(var)));
-        }
+/// The agent's configuration for this instance: the stack's agent parameters, the agent's
+/// name and token, and the shutdown hook, in the schema the agent itself reads
+/// (`agent_protocol::AgentConfig`), so nothing here spells a key by hand.
+pub fn agent_config(params: &AgentParameters, name: &str, token: &str, hook: &str) -> AgentConfig {
+    AgentConfig {
+        endpoint: params.endpoint.clone(),
+        token: Secret::new(token),
+        name: name.to_owned(),
+        no_https: false,
+        shutdown_hook_path: hook.to_owned(),
+        disconnect_after_job: params.disconnect_after_job,
+        disconnect_after_idle_timeout_secs: i64::from(params.disconnect_after_idle_timeout_secs),
+        upload_job_logs: UploadJobLogs::WhenTrimmed,
+        env_vars: params.env_vars.clone(),
+        files: Vec::new(),
+        fail_on_missing_files: false,
+        ..AgentConfig::default()
     }
-    out.push_str("files: []\n");
-    out.push_str("fail-on-missing-files: false\n");
-    out
+}
+
+/// `config.yaml`'s text: `config` as YAML, which the Rust agent and the Go agent both read.
+pub fn config_file_text(config: &AgentConfig) -> String {
+    serde_norway::to_string(config).expect("the agent configuration serializes to YAML")
 }
 
 /// GitHub's host keys parameter (a JSON array of `"<type> <base64>"`) as `known_hosts` lines.
@@ -63,19 +56,21 @@ mod tests {
     const STACK_WRITES: &str = r#"{"endpoint":"test.semaphoreci.com","agentTokenParameterName":"test-token","sshKeysParameterName":"test-stack-ssh-public-keys","disconnectAfterJob":"true","disconnectAfterIdleTimeout":"300","envVars":[],"usePreSignedURL":false}"#;
 
     #[test]
-    fn yaml_quotes_every_string_and_lists_env_vars() {
+    fn the_config_file_reads_back_as_the_agents_schema() {
         let mut p = AgentParameters::parse("p", STACK_WRITES).expect("valid");
         p.env_vars = vec!["SEMAPHORE_CACHE_BACKEND=s3".into(), "A=b: \"c\"".into()];
-        let yaml = agent_config_yaml(&p, "i-1__abc", "to\"ken", "/hook");
-        assert!(yaml.contains("token: \"to\\\"ken\"\n"), "{yaml}");
-        assert!(yaml.contains("disconnect-after-job: true\n"));
-        assert!(yaml.contains("disconnect-after-idle-timeout: 300\n"));
-        assert!(
-            yaml.contains(
-                "env-vars:\n  - \"SEMAPHORE_CACHE_BACKEND=s3\"\n  - \"A=b: \\\"c\\\"\"\n"
-            )
-        );
-        assert!(yaml.contains("shutdown-hook-path: \"/hook\"\n"));
+        let text = config_file_text(&agent_config(&p, "i-1__abc", "to\"ken: x", "/hook"));
+        let read: AgentConfig = serde_norway::from_str(&text).expect("the agent reads it");
+        assert_eq!(read.token.expose(), "to\"ken: x");
+        assert_eq!(read.endpoint, "test.semaphoreci.com");
+        assert_eq!(read.name, "i-1__abc");
+        assert!(read.disconnect_after_job);
+        assert_eq!(read.disconnect_after_idle_timeout_secs, 300);
+        assert_eq!(read.env_vars, p.env_vars);
+        assert_eq!(read.shutdown_hook_path, "/hook");
+        assert_eq!(read.upload_job_logs, UploadJobLogs::WhenTrimmed);
+        read.validate()
+            .expect("a configuration the agent starts with");
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use agent_protocol::AgentConfig;
 use aws_config::SdkConfig;
 use aws_test_support::{create_group, moto, put_parameter, unique};
 use wiremock::matchers::{header, method, path};
@@ -281,28 +282,29 @@ async fn boot_configures_and_starts_the_agent_with_instance_profile_credentials(
     // The agent saw its whole configuration when it started.
     let yaml = std::fs::read_to_string(scratch.root.join("record/config-at-start.yaml"))
         .expect("recorded config");
-    assert!(
-        yaml.contains("endpoint: \"acme.semaphoreci.com\"\n"),
+    // ... in the schema the agent reads (agent_protocol::AgentConfig, as YAML).
+    let written: AgentConfig = serde_norway::from_str(&yaml).expect("the agent reads it");
+    assert_eq!(written.endpoint, "acme.semaphoreci.com", "{yaml}");
+    assert_eq!(written.token.expose(), SECRET);
+    assert!(written.name.starts_with(&format!("{id}__")), "{yaml}");
+    assert!(written.disconnect_after_job, "{yaml}");
+    assert_eq!(written.disconnect_after_idle_timeout_secs, 300, "{yaml}");
+    assert_eq!(
+        written.env_vars.first().map(String::as_str),
+        Some("SEMAPHORE_CACHE_BACKEND=s3"),
         "{yaml}"
     );
-    assert!(yaml.contains(&format!("token: \"{SECRET}\"\n")), "{yaml}");
-    assert!(yaml.contains(&format!("name: \"{id}__")), "{yaml}");
-    assert!(yaml.contains("disconnect-after-job: true\n"), "{yaml}");
-    assert!(
-        yaml.contains("disconnect-after-idle-timeout: 300\n"),
-        "{yaml}"
+    assert_eq!(
+        written.shutdown_hook_path,
+        scratch
+            .root
+            .join("agent/hooks/shutdown")
+            .display()
+            .to_string()
     );
-    assert!(
-        yaml.contains("env-vars:\n  - \"SEMAPHORE_CACHE_BACKEND=s3\"\n"),
-        "{yaml}"
-    );
-    assert!(
-        yaml.contains(&format!(
-            "shutdown-hook-path: \"{}\"\n",
-            scratch.root.join("agent/hooks/shutdown").display()
-        )),
-        "{yaml}"
-    );
+    written
+        .validate()
+        .expect("a configuration the agent starts with");
     let mode = std::fs::metadata(scratch.root.join("agent/config.yaml"))
         .expect("config")
         .permissions()
@@ -348,12 +350,10 @@ async fn pre_signed_sts_url_as_the_agent_name() {
     let out = scratch.run(&imds, &["boot", &config], &[]);
     assert!(out.status.success(), "{}", text(&out));
     let yaml = std::fs::read_to_string(scratch.root.join("agent/config.yaml")).expect("config");
-    let name = yaml
-        .lines()
-        .find_map(|l| l.strip_prefix("name: "))
-        .expect("name line");
+    let config: AgentConfig = serde_norway::from_str(&yaml).expect("the agent reads it");
+    let name = config.name;
     assert!(
-        name.starts_with("\"https://sts.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAINSTANCEPROFILE"),
+        name.starts_with("https://sts.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAINSTANCEPROFILE"),
         "{name}"
     );
     assert!(
