@@ -33,6 +33,15 @@ variable "macos_version" {
   default     = "14"
   description = "The major version of Amazon's macOS base image (amzn-ec2-macos-<version>.*)"
 }
+variable "agent_binary" {
+  type        = string
+  description = "The Semaphore agent binary for arch, built from this repository (make instance.build on a Mac)"
+}
+variable "install_go_agent" {
+  type        = bool
+  default     = false
+  description = "Install the Go agent release agent_version instead of the Rust agent (for its Kubernetes executor)"
+}
 variable "instance_binary" {
   type        = string
   description = "The agent-instance binary for arch (make instance.build on a Mac)"
@@ -105,6 +114,11 @@ build {
   }
 
   provisioner "file" {
+    source      = var.agent_binary
+    destination = "/tmp/semaphore-agent"
+  }
+
+  provisioner "file" {
     source      = "files"
     destination = "/tmp/"
   }
@@ -112,6 +126,7 @@ build {
   provisioner "shell" {
     environment_vars = [
       "AGENT_VERSION=${var.agent_version}",
+      "INSTALL_GO_AGENT=${var.install_go_agent}",
       "TOOLBOX_VERSION=${var.toolbox_version}",
       "FILES=/tmp/files",
     ]

@@ -54,26 +54,55 @@ echo "semaphore ALL=(ALL) NOPASSWD: ALL" | sudo tee /etc/sudoers.d/semaphore >/d
 sudo chmod 0440 /etc/sudoers.d/semaphore
 sudo visudo -cf /etc/sudoers.d/semaphore
 
-# The Semaphore agent and toolbox (the installer writes the launch daemon, not started).
+# The Semaphore agent and toolbox. The agent is this repository's Rust agent (built by `make
+# instance.build`, like agent-instance), unless INSTALL_GO_AGENT=true installs the Go agent
+# release AGENT_VERSION (whose installer writes the launch daemon). Either way it is not started.
 sudo mkdir -p "$dir/hooks" "$dir/launchd"
-curl -fsSL "https://github.com/semaphoreci/agent/releases/download/${AGENT_VERSION:?}/agent_Darwin_$arch.tar.gz" \
-  | sudo tar -xz -C "$dir"
 sudo install -m 0755 /tmp/agent-instance "$dir/agent-instance"
 sudo install -m 0755 "$files/start.sh" "$dir/start.sh"
 sudo install -m 0755 "$files/shutdown" "$dir/hooks/shutdown"
-sudo chown -R semaphore:staff "$dir"
-sudo chown root:wheel "$dir/agent-instance" "$dir/launchd"
 sudo install -m 0644 -o root -g wheel "$files/com.semaphoreci.health-check.plist" \
   "$dir/launchd/com.semaphoreci.health-check.plist"
-(
-  cd "$dir"
-  sudo SEMAPHORE_AGENT_INSTALLATION_USER=semaphore \
-    SEMAPHORE_TOOLBOX_VERSION="${TOOLBOX_VERSION:?}" \
-    SEMAPHORE_AGENT_START=false \
-    SEMAPHORE_REGISTRATION_TOKEN=DUMMY \
-    SEMAPHORE_ORGANIZATION=DUMMY \
-    SEMAPHORE_AGENT_SHUTDOWN_HOOK="$dir/hooks/shutdown" \
-    ./install.sh
-)
+if [ "${INSTALL_GO_AGENT:-false}" = true ]; then
+  curl -fsSL "https://github.com/semaphoreci/agent/releases/download/${AGENT_VERSION:?}/agent_Darwin_$arch.tar.gz" \
+    | sudo tar -xz -C "$dir"
+  sudo chown -R semaphore:staff "$dir"
+  sudo chown root:wheel "$dir/agent-instance" "$dir/launchd" "$dir/launchd/com.semaphoreci.health-check.plist"
+  (
+    cd "$dir"
+    sudo SEMAPHORE_AGENT_INSTALLATION_USER=semaphore \
+      SEMAPHORE_TOOLBOX_VERSION="${TOOLBOX_VERSION:?}" \
+      SEMAPHORE_AGENT_START=false \
+      SEMAPHORE_REGISTRATION_TOKEN=DUMMY \
+      SEMAPHORE_ORGANIZATION=DUMMY \
+      SEMAPHORE_AGENT_SHUTDOWN_HOOK="$dir/hooks/shutdown" \
+      ./install.sh
+  )
+else
+  sudo install -m 0755 /tmp/semaphore-agent "$dir/agent"
+  sudo chown -R semaphore:staff "$dir"
+  sudo chown root:wheel "$dir/agent-instance" "$dir/agent" "$dir/launchd" \
+    "$dir/launchd/com.semaphoreci.health-check.plist"
+  # The toolbox, as the Go agent's installer sets it up (no Erlang here, so no `when`).
+  case "$arch" in
+    arm64) toolbox=self-hosted-darwin-arm.tar ;;
+    *) toolbox=self-hosted-darwin.tar ;;
+  esac
+  work=$(mktemp -d)
+  curl -fsSL "https://github.com/semaphoreci/toolbox/releases/download/${TOOLBOX_VERSION:?}/$toolbox" \
+    | tar -x -C "$work"
+  sudo rm -rf /Users/semaphore/.toolbox
+  sudo mv "$work/toolbox" /Users/semaphore/.toolbox
+  rm -rf "$work"
+  sudo chown -R semaphore:staff /Users/semaphore/.toolbox
+  sudo -u semaphore -H bash /Users/semaphore/.toolbox/install-toolbox
+  if ! sudo grep -qxF 'source ~/.toolbox/toolbox' /Users/semaphore/.bash_profile 2>/dev/null; then
+    echo 'source ~/.toolbox/toolbox' | sudo -u semaphore tee -a /Users/semaphore/.bash_profile >/dev/null
+  fi
+  sudo install -m 0644 -o root -g wheel "$files/com.semaphoreci.agent.plist" \
+    /Library/LaunchDaemons/com.semaphoreci.agent.plist
+  # A placeholder: boot writes the real one (endpoint, token) through the agent's own schema.
+  sudo install -m 0600 -o semaphore -g staff /dev/null "$dir/config.yaml"
+fi
 sudo chmod 0600 "$dir/config.yaml"
-rm -rf "$files" /tmp/agent-instance
+rm -rf "$files" /tmp/agent-instance /tmp/semaphore-agent
