@@ -19,6 +19,8 @@ cd "$work/repo"
 first_command=$(sed -n '/^```sh$/{n;p;q}' README.md)
 echo "==> $first_command"
 start=$(date +%s.%N)
-/usr/bin/time -f "cpu: %U s user, %S s system; peak RSS %M KB" bash -c "$first_command > /dev/null"
+status=0
+/usr/bin/time -f "cpu: %U s user, %S s system; peak RSS %M KB" bash -c "$first_command > /dev/null" || status=$?
 end=$(date +%s.%N)
 printf 'wall: %.0f s (%d cores)\n' "$(echo "$end - $start" | bc)" "$(nproc)"
+exit "$status"
