@@ -28,7 +28,9 @@ fn rss_kib(pid: u32, field: &str) -> u64 {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let binary = std::env::args().nth(1).expect("usage: bench_listener <agent binary>");
+    let binary = std::env::args()
+        .nth(1)
+        .expect("usage: bench_listener <agent binary>");
     let wall0 = SystemTime::now();
     let hub = FakeHub::start(Clock::start()).await;
     hub.state().next_sync_after_ms = 100;
@@ -41,7 +43,14 @@ async fn main() {
         .env("HOME", &dir)
         .env("SEMAPHORE_AGENT_LOG_FILE_PATH", dir.join("agent_log"))
         .env("SEMAPHORE_AGENT_TOKEN", REGISTRATION_TOKEN)
-        .args(["start", "--no-https", "--name", "bench-agent-0001", "--endpoint", &endpoint])
+        .args([
+            "start",
+            "--no-https",
+            "--name",
+            "bench-agent-0001",
+            "--endpoint",
+            &endpoint,
+        ])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -56,8 +65,8 @@ async fn main() {
     println!("idle_rss_kib {}", rss_kib(pid, "VmRSS:"));
 
     let mut job = hub.job("bench-job-1");
-    job.commands = serde_json::from_value(serde_json::json!([{"directive": "date +%s%N"}]))
-        .expect("commands");
+    job.commands =
+        serde_json::from_value(serde_json::json!([{"directive": "date +%s%N"}])).expect("commands");
     hub.state().queued_job = Some(job);
     while hub.state().job_results.is_empty() {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -85,7 +94,10 @@ async fn main() {
         .filter_map(|e| e["output"].as_str().map(str::to_owned))
         .find_map(|o| o.trim().parse::<u128>().ok())
         .expect("the command printed the time");
-    let run_job_ns = (wall0.duration_since(UNIX_EPOCH).expect("after 1970") .as_nanos())
+    let run_job_ns = (wall0
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_nanos())
         + run_job_ms * 1_000_000;
     println!(
         "run_job_to_first_command_ms {:.1}",
