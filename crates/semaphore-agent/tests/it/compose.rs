@@ -476,3 +476,31 @@ fn a_stopped_job_ends_its_session_and_tears_the_containers_down() {
     let calls = stand.calls();
     assert_eq!(calls[calls.len() - 2..], [RM, DOWN], "{calls:#?}");
 }
+
+#[test]
+fn the_binarys_run_command_runs_a_compose_job() {
+    let stand = Stand::new();
+    let file = stand.harness.tmp().join("job.json");
+    std::fs::write(&file, base_request().to_string()).expect("request");
+    let path = format!(
+        "{}:{}",
+        stand.bin().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_semaphore-agent"))
+        .arg("run")
+        .arg(&file)
+        .env("HOME", stand.harness.home())
+        .env("TMPDIR", stand.harness.tmp())
+        .env("PATH", path)
+        .output()
+        .expect("the binary runs");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(r#""directive":"Starting the docker image...""#),
+        "{stdout}"
+    );
+    assert!(stdout.contains(r#""output":"hi\n""#), "{stdout}");
+    assert_eq!(stand.calls(), [PULL, START, RM, DOWN]);
+}
