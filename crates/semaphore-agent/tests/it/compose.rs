@@ -57,6 +57,7 @@ case "$1" in
     done
     service="$1"; shift
     if [ "$1" = true ]; then
+      if [ -e "$dir/slow-pull" ]; then exec sleep 1000; fi
       if [ -e "$dir/fail-pull" ]; then echo "pull access denied for $service"; exit 1; fi
       echo "Pulled $service"
       exit 0
@@ -503,4 +504,49 @@ fn the_binarys_run_command_runs_a_compose_job() {
     );
     assert!(stdout.contains(r#""output":"hi\n""#), "{stdout}");
     assert_eq!(stand.calls(), [PULL, START, RM, DOWN]);
+}
+
+#[test]
+fn a_stop_during_the_pull_stops_the_job_and_tears_down() {
+    let stand = Stand::new();
+    std::fs::write(stand.bin().join("slow-pull"), "").expect("marker");
+    let request = stand.request(base_request());
+    let config = stand.config();
+    let settings = stand.settings.clone();
+    let stop = StopSignal::new();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let handle = {
+        let stop = stop.clone();
+        thread::spawn(move || {
+            let mut executor = for_request(&request, config, &settings, stop.clone());
+            let mut sink = ForwardSink(tx);
+            run_job(
+                &request,
+                &JobSettings::default(),
+                executor.as_mut(),
+                &mut sink,
+                &stop,
+            )
+        })
+    };
+    wait_for_started(&rx, "Pulling docker images...");
+    thread::sleep(Duration::from_millis(300));
+    stop.stop();
+    let result = handle.join().expect("the job's thread");
+    assert_eq!(result, JobResult::Stopped);
+    let rest: Vec<LogEvent> = rx.try_iter().collect();
+    assert!(
+        matches!(
+            rest.as_slice(),
+            [
+                LogEvent::CmdFinished { exit_code: 1, .. },
+                LogEvent::JobFinished {
+                    result: JobResult::Stopped,
+                    ..
+                }
+            ]
+        ),
+        "{rest:?}"
+    );
+    assert_eq!(stand.calls(), [PULL, RM, DOWN]);
 }
