@@ -51,17 +51,32 @@ pub enum JobRejected {
     /// The request names an executor this agent does not have.
     #[error("unsupported executor '{0}'")]
     UnsupportedExecutor(String),
+    /// A `dockercompose` job without any container.
+    #[error("the docker compose job has no container")]
+    NoContainers,
     /// `logger.method` is neither `push`, `pull` nor empty.
     #[error("unsupported logger method '{0}'")]
     UnsupportedLogger(String),
 }
 
-/// Checks that the shell executor can run `request` (before any event is emitted).
-pub fn check_shell_job(request: &JobRequest) -> Result<(), JobRejected> {
-    if !request.executor.is_shell() {
-        return Err(JobRejected::UnsupportedExecutor(
-            request.executor.as_str().to_owned(),
-        ));
+/// Checks that this agent can run `request` (before any event is emitted): the shell
+/// executor (`""`/`shell`) or the docker-compose executor (`dockercompose`, with at least one
+/// container), and a known logger method.
+pub fn check_job(request: &JobRequest) -> Result<(), JobRejected> {
+    match &request.executor {
+        kind if kind.is_shell() => {}
+        agent_protocol::ExecutorKind::DockerCompose => {
+            if request
+                .compose
+                .as_ref()
+                .is_none_or(|c| c.containers.is_empty())
+            {
+                return Err(JobRejected::NoContainers);
+            }
+        }
+        other => {
+            return Err(JobRejected::UnsupportedExecutor(other.as_str().to_owned()));
+        }
     }
     if !request.logger.method.is_known() {
         return Err(JobRejected::UnsupportedLogger(
@@ -81,7 +96,7 @@ pub fn run_job(
     stop: &StopSignal,
 ) -> JobResult {
     Emitter::new(sink).job_started();
-    let result = if let Err(err) = executor.start() {
+    let result = if let Err(err) = executor.start(sink) {
         tracing::error!(error = %err, "the job's executor did not start");
         if stop.is_stopped() {
             JobResult::Stopped
@@ -281,7 +296,7 @@ mod tests {
     }
 
     impl Executor for FakeExecutor {
-        fn start(&mut self) -> Result<(), ExecutorError> {
+        fn start(&mut self, _: &mut dyn EventSink) -> Result<(), ExecutorError> {
             self.log.borrow_mut().push("start".into());
             if self.fail_start {
                 Err(ExecutorError::EndedDuringInit)
@@ -553,14 +568,25 @@ mod tests {
     fn other_executors_and_loggers_are_rejected_before_any_event() {
         let mut request = request();
         request.executor = agent_protocol::ExecutorKind::DockerCompose;
+        assert_eq!(check_job(&request), Err(JobRejected::NoContainers));
+        request.compose = Some(agent_protocol::Compose {
+            containers: vec![agent_protocol::Container {
+                name: "main".into(),
+                image: "ruby:3".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        assert_eq!(check_job(&request), Ok(()));
+        request.executor = agent_protocol::ExecutorKind::from_wire("kubernetes");
         assert_eq!(
-            check_shell_job(&request),
-            Err(JobRejected::UnsupportedExecutor("dockercompose".into()))
+            check_job(&request),
+            Err(JobRejected::UnsupportedExecutor("kubernetes".into()))
         );
         let mut request = super::tests::request();
         request.logger.method = agent_protocol::LoggerMethod::from_wire("carrier-pigeon");
         assert!(matches!(
-            check_shell_job(&request),
+            check_job(&request),
             Err(JobRejected::UnsupportedLogger(_))
         ));
     }

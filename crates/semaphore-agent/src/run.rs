@@ -1,5 +1,5 @@
 //! `semaphore-agent run FILE`: one job request (the `GET /jobs/{id}` body, spec 6) read from
-//! a file and run here with the shell executor, its events as JSON lines on stdout.
+//! a file and run here with the executor it asks for (shell or docker compose), its events as JSON lines on stdout.
 //!
 //! No hub and no loghub: the events go to stdout and nowhere else, SIGINT/SIGTERM stop the
 //! job (result `stopped`), and the agent's settings are the defaults (no `env-vars`, no
@@ -11,9 +11,10 @@ use std::path::{Path, PathBuf};
 use agent_protocol::{JobRequest, JobResult};
 
 use crate::events::JsonLinesSink;
-use crate::executor::StopSignal;
-use crate::executor::shell::{NoHome, ShellConfig, ShellExecutor};
-use crate::job::{JobRejected, JobSettings, check_shell_job, run_job};
+use crate::executor::compose::ComposeSettings;
+use crate::executor::shell::{NoHome, ShellConfig};
+use crate::executor::{StopSignal, for_request};
+use crate::job::{JobRejected, JobSettings, check_job, run_job};
 
 /// Why `run` could not run the job.
 #[derive(Debug, thiserror::Error)]
@@ -78,16 +79,16 @@ pub fn run_file(
     stop: &StopSignal,
 ) -> Result<JobResult, RunError> {
     let request = read_request(path)?;
-    check_shell_job(&request).map_err(|source| RunError::Rejected {
+    check_job(&request).map_err(|source| RunError::Rejected {
         path: path.to_owned(),
         source,
     })?;
-    let mut executor = ShellExecutor::new(config, stop.clone());
+    let mut executor = for_request(&request, config, &ComposeSettings::default(), stop.clone());
     let mut sink = JsonLinesSink::new(out);
     Ok(run_job(
         &request,
         &JobSettings::default(),
-        &mut executor,
+        executor.as_mut(),
         &mut sink,
         stop,
     ))

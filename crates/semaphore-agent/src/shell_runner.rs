@@ -1,21 +1,26 @@
-//! The shell executor as the listener's job runner: each job runs in its own bash session on
-//! a PTY ([`crate::executor::shell`]), on a blocking thread, with its events forwarded to the
+//! The executors as the listener's job runner: each job runs in its own bash session on a PTY,
+//! on this machine ([`crate::executor::shell`]) or inside the main container of its compose
+//! project ([`crate::executor::compose`]), as the request's `executor` says, on a blocking
+//! thread, with its events forwarded to the
 //! listener's log as they happen and the listener's stop request passed on to the session.
 
 use agent_protocol::{AgentConfig, JobRequest, JobResult, LogEvent};
 
 use crate::events::EventSink;
-use crate::executor::StopSignal;
-use crate::executor::shell::{ShellConfig, ShellExecutor};
-use crate::job::{JobSettings, PreJobHook, check_shell_job, run_job};
+use crate::executor::compose::ComposeSettings;
+use crate::executor::shell::ShellConfig;
+use crate::executor::{StopSignal, for_request};
+use crate::job::{JobSettings, PreJobHook, check_job, run_job};
 use crate::listener::{BoxFuture, JobRunner, JobStop, LogSink};
 
-/// Runs the hub's jobs with the shell executor and the agent's job settings (`env-vars`,
-/// the pre- and post-job hooks).
+/// Runs the hub's jobs with the executor each asks for and the agent's job settings
+/// (`env-vars`, the pre- and post-job hooks; `files` and `fail-on-missing-files` for compose
+/// jobs).
 #[derive(Debug, Clone)]
 pub struct ShellRunner {
     shell: ShellConfig,
     settings: JobSettings,
+    compose: ComposeSettings,
 }
 
 impl ShellRunner {
@@ -31,7 +36,15 @@ impl ShellRunner {
             }),
             post_job_hook_path: non_empty(&config.post_job_hook_path),
         };
-        ShellRunner { shell, settings }
+        let compose = ComposeSettings {
+            files: config.file_injections().unwrap_or_default(),
+            fail_on_missing_files: config.fail_on_missing_files,
+        };
+        ShellRunner {
+            shell,
+            settings,
+            compose,
+        }
     }
 }
 
@@ -46,12 +59,13 @@ impl EventSink for Forward {
 
 impl JobRunner for ShellRunner {
     fn check(&self, job: &JobRequest) -> Result<(), String> {
-        check_shell_job(job).map_err(|rejected| rejected.to_string())
+        check_job(job).map_err(|rejected| rejected.to_string())
     }
 
     fn run(&self, job: JobRequest, log: Box<dyn LogSink>, stop: JobStop) -> BoxFuture<JobResult> {
         let shell = self.shell.clone();
         let settings = self.settings.clone();
+        let compose = self.compose.clone();
         Box::pin(async move {
             let signal = StopSignal::new();
             let watcher = {
@@ -63,9 +77,9 @@ impl JobRunner for ShellRunner {
                 })
             };
             let result = tokio::task::spawn_blocking(move || {
-                let mut executor = ShellExecutor::new(shell, signal.clone());
+                let mut executor = for_request(&job, shell, &compose, signal.clone());
                 let mut sink = Forward(log);
-                run_job(&job, &settings, &mut executor, &mut sink, &signal)
+                run_job(&job, &settings, executor.as_mut(), &mut sink, &signal)
             })
             .await;
             watcher.abort();

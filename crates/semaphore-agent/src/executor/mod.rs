@@ -1,5 +1,5 @@
-//! Executors: what runs a job's steps somewhere (a PTY bash session here; docker compose
-//! later), behind the [`Executor`] trait that `job` drives through the lifecycle of spec 8.
+//! Executors: what runs a job's steps somewhere (a PTY bash session on this machine, or one
+//! inside the main container of a docker compose project), behind the [`Executor`] trait that `job` drives through the lifecycle of spec 8.
 //!
 //! An executor emits the events of the steps it runs (`cmd_started`, `cmd_output`,
 //! `cmd_finished`); the job emits `job_started`, `job_finished` and the "Checking job result"
@@ -18,7 +18,11 @@ pub mod output;
 pub mod stream;
 
 #[cfg(unix)]
+pub mod compose;
+pub mod compose_file;
+#[cfg(unix)]
 pub mod files;
+pub mod login;
 #[cfg(unix)]
 pub mod session;
 #[cfg(unix)]
@@ -97,6 +101,10 @@ pub enum ExecutorError {
     /// The shell exited, or the PTY failed, during init.
     #[error("the shell ended during init")]
     EndedDuringInit,
+    /// A step of the compose executor's start failed (the message is the agent's log line;
+    /// it never holds a secret).
+    #[error("{0}")]
+    Compose(String),
     /// A stop arrived during init.
     #[error("the job was stopped while the shell started")]
     Stopped,
@@ -111,12 +119,33 @@ pub enum ExecutorError {
     },
 }
 
+/// The executor the request asks for: the docker-compose executor for `dockercompose`, the
+/// shell executor otherwise (call [`crate::job::check_job`] first).
+#[cfg(unix)]
+pub fn for_request(
+    request: &agent_protocol::JobRequest,
+    shell: shell::ShellConfig,
+    compose: &compose::ComposeSettings,
+    stop: StopSignal,
+) -> Box<dyn Executor> {
+    match request.executor {
+        agent_protocol::ExecutorKind::DockerCompose => Box::new(compose::ComposeExecutor::new(
+            shell,
+            compose.clone(),
+            request.compose.clone().unwrap_or_default(),
+            stop,
+        )),
+        _ => Box::new(shell::ShellExecutor::new(shell, stop)),
+    }
+}
+
 /// Runs a job's steps. Every method but [`start`](Executor::start) and
 /// [`teardown`](Executor::teardown) emits the step's events to the sink it is given.
 pub trait Executor {
     /// Prepares and starts the job's environment (spec 8 step 2). On error the job fails
-    /// without running anything.
-    fn start(&mut self) -> Result<(), ExecutorError>;
+    /// without running anything. The shell executor emits nothing here; the compose executor
+    /// emits its pull and start steps (spec 7.2).
+    fn start(&mut self, sink: &mut dyn EventSink) -> Result<(), ExecutorError>;
 
     /// "Exporting environment variables" (spec 9.3): `vars` are the job's variables then the
     /// agent's (the later wins). Returns the step's exit code.

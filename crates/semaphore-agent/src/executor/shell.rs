@@ -128,9 +128,13 @@ struct Session {
     reaped: bool,
 }
 
-/// Runs a job in a PTY bash session on this machine.
+/// Runs a job in a PTY bash session: `bash --login` on this machine, or whatever program
+/// [`ShellExecutor::with_program`] names (the compose executor's `docker compose run ... bash`).
 pub struct ShellExecutor {
     config: ShellConfig,
+    /// The program spawned on the PTY and its arguments.
+    program: PathBuf,
+    args: Vec<OsString>,
     stop: StopSignal,
     session: Option<Session>,
     env_files: Vec<PathBuf>,
@@ -160,8 +164,24 @@ enum Wait {
 impl ShellExecutor {
     /// An executor that has not started its shell yet.
     pub fn new(config: ShellConfig, stop: StopSignal) -> ShellExecutor {
+        let program = config.shell.clone();
+        ShellExecutor::with_program(config, program, vec![OsString::from("--login")], stop)
+    }
+
+    /// An executor whose session is `program args...` on the PTY instead of `bash --login`:
+    /// the program must end up in an interactive bash reading the PTY (the session's init,
+    /// the marks and the env files work as for the local shell; `config.tmp_dir` must be the
+    /// same path for the agent and for that bash).
+    pub fn with_program(
+        config: ShellConfig,
+        program: PathBuf,
+        args: Vec<OsString>,
+        stop: StopSignal,
+    ) -> ShellExecutor {
         ShellExecutor {
             config,
+            program,
+            args,
             stop,
             session: None,
             env_files: Vec::new(),
@@ -297,7 +317,7 @@ impl ShellExecutor {
 
     fn start_session(&mut self) -> Result<(), ExecutorError> {
         let spawn_error = |source: std::io::Error| ExecutorError::Spawn {
-            program: self.config.shell.display().to_string(),
+            program: self.program.display().to_string(),
             source,
         };
         let to_io = |e: pty_process::Error| match e {
@@ -310,8 +330,8 @@ impl ShellExecutor {
         pty.resize(pty_process::Size::new(24, 80))
             .map_err(to_io)
             .map_err(spawn_error)?;
-        let child = pty_process::blocking::Command::new(&self.config.shell)
-            .arg("--login")
+        let child = pty_process::blocking::Command::new(&self.program)
+            .args(&self.args)
             .env_clear()
             .envs(self.config.base_env.vars().iter().cloned())
             .current_dir(&self.config.home)
@@ -423,7 +443,7 @@ impl ShellExecutor {
 }
 
 impl Executor for ShellExecutor {
-    fn start(&mut self) -> Result<(), ExecutorError> {
+    fn start(&mut self, _sink: &mut dyn EventSink) -> Result<(), ExecutorError> {
         if let Err(err) = fs::create_dir_all(&self.config.tmp_dir) {
             return Err(ExecutorError::Io {
                 path: self.config.tmp_dir.display().to_string(),

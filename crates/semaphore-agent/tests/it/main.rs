@@ -10,6 +10,8 @@ mod support;
 #[cfg(unix)]
 mod cli;
 #[cfg(unix)]
+mod compose;
+#[cfg(unix)]
 mod environment;
 #[cfg(unix)]
 mod memory;
