@@ -16,11 +16,15 @@ pub fn partition(region: &str) -> &'static str {
         .map_or("aws", |(_, partition)| partition)
 }
 
+/// What every assets bucket's name starts with (CDK's default qualifier `hnb659fds`); the
+/// execution policy grants reading code from `<prefix>*`.
+pub const ASSETS_BUCKET_PREFIX: &str = "cdk-hnb659fds-assets-";
+
 /// The assets bucket: the one CDK's default bootstrap creates (qualifier `hnb659fds`), so an
 /// account bootstrapped for the original needs nothing more. `synth` names it in the
 /// Lambdas' `Code`; `bootstrap` creates it when missing; `deploy` uploads to it.
 pub fn assets_bucket(account: &str, region: &str) -> String {
-    format!("cdk-hnb659fds-assets-{account}-{region}")
+    format!("{ASSETS_BUCKET_PREFIX}{account}-{region}")
 }
 
 #[cfg(test)]

@@ -132,7 +132,10 @@ pub fn document(stack: &str, partition: &str) -> Value {
         Grant {
             sid: "FunctionCode",
             actions: &["s3:GetObject", "s3:GetObjectVersion"],
-            resources: vec![arn("s3:::cdk-hnb659fds-assets-*/*")],
+            resources: vec![arn(&format!(
+                "s3:::{}*/*",
+                stack_contract::aws::ASSETS_BUCKET_PREFIX
+            ))],
             condition: None,
         },
         Grant {
