@@ -28,14 +28,14 @@ pub enum RunError {
         #[source]
         source: std::io::Error,
     },
-    /// The file is not a job request.
+    /// The file is not a job request (neither its JSON nor its YAML reading).
     #[error("job request file {path} is not a valid job request")]
     Invalid {
         /// The file.
         path: PathBuf,
         /// The cause.
         #[source]
-        source: serde_json::Error,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The request cannot run here (the Go agent fails such a job without events).
     #[error("job request file {path}: {source}")]
@@ -59,16 +59,21 @@ impl RunError {
     }
 }
 
-/// Reads a job request from `path`.
+/// Reads a job request from `path`: the hub's JSON, or the same document written as YAML (as
+/// the Go agent's `run` reads it).
 pub fn read_request(path: &Path) -> Result<JobRequest, RunError> {
     let text = std::fs::read_to_string(path).map_err(|source| RunError::Unreadable {
         path: path.to_owned(),
         source,
     })?;
-    serde_json::from_str(&text).map_err(|source| RunError::Invalid {
+    let invalid = |source: Box<dyn std::error::Error + Send + Sync>| RunError::Invalid {
         path: path.to_owned(),
         source,
-    })
+    };
+    if text.trim_start().starts_with('{') {
+        return serde_json::from_str(&text).map_err(|e| invalid(Box::new(e)));
+    }
+    serde_norway::from_str(&text).map_err(|e| invalid(Box::new(e)))
 }
 
 /// Runs the job in `path`, events to `out`, stopping it when `stop` is raised.

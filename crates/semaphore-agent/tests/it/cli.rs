@@ -130,3 +130,27 @@ fn sigterm_stops_the_job() {
         Some(&Value::from("stopped"))
     );
 }
+
+#[test]
+fn run_reads_a_job_request_written_as_yaml_too() {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("job.yml");
+    std::fs::write(
+        &file,
+        "commands:\n  - directive: echo from yaml $GREETING\nenv_vars:\n  - name: GREETING\n    value: aGk=\n",
+    )
+    .expect("written");
+    let out = agent(&["run", file.to_str().expect("utf-8")], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let output: String = events(&out)
+        .iter()
+        .filter(|e| e["event"] == "cmd_output")
+        .filter_map(|e| e["output"].as_str().map(str::to_owned))
+        .collect();
+    assert!(output.contains("from yaml hi"), "{output}");
+
+    std::fs::write(&file, "commands: [unclosed\n").expect("written");
+    let out = agent(&["run", file.to_str().expect("utf-8")], dir.path());
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a valid job request"));
+}
