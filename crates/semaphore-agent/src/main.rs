@@ -115,13 +115,15 @@ fn error_chain(err: &dyn std::error::Error) -> String {
     text
 }
 
-/// Agent logs go to stderr (stdout carries only the job's events); `RUST_LOG` sets the level.
+/// Agent logs go to stderr (stdout carries only the job's events); `RUST_LOG` names the level
+/// (`error`, `warn`, `info`, `debug`, `trace`; default `warn`).
 fn tracing_init() {
+    let level = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|l| l.parse::<tracing_subscriber::filter::LevelFilter>().ok())
+        .unwrap_or(tracing_subscriber::filter::LevelFilter::WARN);
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
+        .with_max_level(level)
         .try_init();
 }

@@ -120,6 +120,9 @@ impl HttpHub {
     /// A client for the hub at `origin` (`http://127.0.0.1:8000`, `https://myorg.semaphoreci.com`),
     /// registering with `registration_token`.
     pub fn new(origin: impl Into<String>, registration_token: Secret) -> Result<HttpHub, HubError> {
+        // The agent's TLS is rustls on ring (smaller than aws-lc, which the AWS SDK needs and the
+        // agent does not). An error only says a provider is installed already.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
             .user_agent(hub_api::user_agent(crate::listener::AGENT_VERSION))
             .timeout(REQUEST_TIMEOUT)

@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
+use tracing_subscriber::filter::LevelFilter;
 
 use agent_protocol::AgentConfig;
 use tracing_subscriber::fmt::writer::MakeWriterExt;
@@ -98,11 +99,11 @@ fn fail(err: &ListenerError) -> ExitCode {
 fn init_logging() -> Result<(), String> {
     let level = std::env::var("SEMAPHORE_AGENT_LOG_LEVEL").unwrap_or_default();
     let filter = match level.to_lowercase().as_str() {
-        "" | "info" => "info",
-        "trace" => "trace",
-        "debug" => "debug",
-        "warn" | "warning" => "warn",
-        "error" | "fatal" | "panic" => "error",
+        "" | "info" => LevelFilter::INFO,
+        "trace" => LevelFilter::TRACE,
+        "debug" => LevelFilter::DEBUG,
+        "warn" | "warning" => LevelFilter::WARN,
+        "error" | "fatal" | "panic" => LevelFilter::ERROR,
         _ => {
             return Err(format!(
                 "error: unknown SEMAPHORE_AGENT_LOG_LEVEL '{level}'"
@@ -127,7 +128,7 @@ fn init_logging() -> Result<(), String> {
             )
         })?;
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_max_level(filter)
         .with_ansi(false)
         .with_writer(std::io::stdout.and(Mutex::new(file)))
         .init();
