@@ -57,7 +57,6 @@ pub struct Target {
     region: String,
     account: Option<String>,
     sdk: Option<aws_config::SdkConfig>,
-    offline: bool,
 }
 
 impl Target {
@@ -109,7 +108,6 @@ impl Target {
             region,
             account,
             sdk,
-            offline,
         })
     }
 
@@ -121,7 +119,6 @@ impl Target {
             region,
             account: Some(account),
             sdk: None,
-            offline: false,
         })
     }
 
@@ -135,15 +132,11 @@ impl Target {
         &self.region
     }
 
-    /// The account: from flags or environment, else the credentials' (asked once).
+    /// The account: from flags or environment, else the credentials' (asked once). An offline
+    /// target always has one: [`Target::resolve`] refuses it otherwise.
     pub async fn account(&mut self) -> Result<String> {
         if let Some(account) = &self.account {
             return Ok(account.clone());
-        }
-        if self.offline {
-            bail!(
-                "the account is unknown and --no-lookups forbids asking AWS; pass --account and --region (or set CDK_DEFAULT_ACCOUNT and CDK_DEFAULT_REGION)"
-            );
         }
         let sdk = self.sdk().await;
         let account = caller_account(&sdk).await?;

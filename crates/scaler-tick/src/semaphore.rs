@@ -189,39 +189,7 @@ impl SemaphoreClient {
 mod tests {
     use super::*;
 
-    #[test]
-    fn parses_the_hub_document_and_sums_all_job_states() {
-        let m = Metrics::parse(
-            br#"{"jobs":{"queued":3,"running":2,"scheduled":1},"agents":{"idle":1,"occupied":2}}"#,
-        )
-        .expect("valid");
-        assert_eq!(m.total_jobs(), 6);
-        assert_eq!(m.agents["occupied"], 2);
-    }
-
-    #[test]
-    fn partial_or_malformed_documents_are_errors() {
-        for (body, expected) in [
-            (
-                &br#"{"jobs":{"queued":3},"agents":{"idle":1,"occupied":2}}"#[..],
-                "jobs.running",
-            ),
-            (br#"{"jobs":{"queued":3,"running":1}}"#, "agents"),
-            (
-                br#"{"jobs":{"queued":-1,"running":1},"agents":{"idle":1,"occupied":2}}"#,
-                "invalid value",
-            ),
-            (
-                br#"{"jobs":{"queued":"3","running":1},"agents":{}}"#,
-                "invalid type",
-            ),
-            (br#"{"jobs":{"queued":3,"run"#, "EOF"),
-            (b"<html>Not Found</html>", "expected value"),
-        ] {
-            let err = Metrics::parse(body).expect_err("must fail");
-            assert!(err.contains(expected), "{err} should mention {expected}");
-        }
-    }
+    // The metrics document's own rules are tested with its definition, in agent-protocol.
 
     #[test]
     fn token_debug_is_redacted() {
