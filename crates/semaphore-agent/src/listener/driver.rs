@@ -4,8 +4,8 @@
 //! out the effects it returns: start a job in the background, stop it, or shut down.
 //!
 //! A job runs as one background task: fetch it (10 tries, 3 s apart), check it, set up its
-//! log, run it through the [`JobRunner`], flush the log, then report the result (which
-//! forces a sync). Every wait uses tokio's clock and every timestamp the [`Clock`], so tests
+//! log, run it through the [`JobRunner`], flush the log, upload it as an artifact when
+//! `upload-job-logs` says so, then report the result (which forces a sync). Every wait uses tokio's clock and every timestamp the [`Clock`], so tests
 //! pause time.
 
 use std::path::PathBuf;
@@ -15,7 +15,7 @@ use std::time::Duration;
 use agent_core::retry::{GET_JOB, REGISTER};
 use agent_core::{Effect, Event, Listener, Step};
 use agent_protocol::{
-    AgentConfig, Base64, JobRequest, LoggerMethod, RegisterRequest, ShutdownHookReason,
+    AgentConfig, Base64, JobRequest, Logger, LoggerMethod, RegisterRequest, ShutdownHookReason,
 };
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -24,6 +24,7 @@ use tokio::time::Instant;
 use crate::listener::hub::{Hub, Loghub};
 use crate::listener::logs::{LocalLog, PushLogger, PushTarget};
 use crate::listener::signals::Signals;
+use crate::listener::upload::{UploadSettings, upload_job_log};
 use crate::listener::{
     AGENT_VERSION, Clock, JobRunner, JobStop, ListenerError, LogSink, shutdown, with_retries,
 };
@@ -40,6 +41,8 @@ pub struct AgentSettings {
     pub shutdown_hook_path: Option<PathBuf>,
     /// Where job log spool files go (`$TMPDIR`).
     pub spool_dir: PathBuf,
+    /// Whether and how job logs are uploaded as artifacts (`upload-job-logs`).
+    pub upload: UploadSettings,
 }
 
 impl AgentSettings {
@@ -74,6 +77,7 @@ impl AgentSettings {
             shutdown_hook_path: (!config.shutdown_hook_path.is_empty())
                 .then(|| PathBuf::from(&config.shutdown_hook_path)),
             spool_dir: std::env::temp_dir(),
+            upload: UploadSettings::from_host(config.upload_job_logs),
         }
     }
 }
@@ -207,7 +211,10 @@ impl<H: Hub + Loghub, R: JobRunner, S: Signals> Agent<H, R, S> {
                             self.hub.clone(),
                             self.runner.clone(),
                             stop.clone(),
-                            self.settings.spool_dir.clone(),
+                            JobPlaces {
+                                spool_dir: self.settings.spool_dir.clone(),
+                                upload: self.settings.upload.clone(),
+                            },
                             events_tx.clone(),
                         ));
                         current = Some(CurrentJob {
@@ -251,15 +258,22 @@ impl<H: Hub + Loghub, R: JobRunner, S: Signals> Agent<H, R, S> {
     }
 }
 
+/// Where a job's log goes besides the loghub.
+struct JobPlaces {
+    spool_dir: PathBuf,
+    upload: UploadSettings,
+}
+
 /// Fetches, checks, runs and reports one job; see the module documentation.
 async fn job_task<H: Hub + Loghub, R: JobRunner>(
     job_id: String,
     hub: Arc<H>,
     runner: Arc<R>,
     stop: JobStop,
-    spool_dir: PathBuf,
+    places: JobPlaces,
     events: mpsc::UnboundedSender<Event>,
 ) {
+    let JobPlaces { spool_dir, upload } = places;
     // The loop is gone only when the agent is shutting down; nothing is left to tell.
     let report = |event: Event| {
         let _ = events.send(event);
@@ -294,9 +308,14 @@ async fn job_task<H: Hub + Loghub, R: JobRunner>(
             hub.clone(),
         )
         .map(|(sink, log)| (sink, Log::Push(log))),
-        LoggerMethod::Pull | LoggerMethod::Unset => {
-            LocalLog::start(&spool_dir).map(|(sink, log)| (sink, Log::Local(log)))
-        }
+        LoggerMethod::Pull | LoggerMethod::Unset => LocalLog::start(
+            &spool_dir,
+            request
+                .logger
+                .max_size_in_bytes
+                .unwrap_or(Logger::DEFAULT_MAX_SIZE_IN_BYTES),
+        )
+        .map(|(sink, log)| (sink, Log::Local(log))),
         LoggerMethod::Unknown(method) => {
             tracing::error!(job_id = %job_id, method = %method, "unsupported logger method; reporting the job failed");
             return report(failed());
@@ -314,6 +333,8 @@ async fn job_task<H: Hub + Loghub, R: JobRunner>(
     });
     tracing::info!(job_id = %job_id, "running the job");
     let sink: Box<dyn LogSink> = Box::new(sink);
+    // The upload (after the job) needs the job's artifact token and organization URL.
+    let env_vars = request.env_vars.clone();
     // In its own task, so a runner that panics still ends the job (as `failed`).
     let result = match tokio::spawn(runner.run(request, sink, stop)).await {
         Ok(result) => result,
@@ -322,13 +343,16 @@ async fn job_task<H: Hub + Loghub, R: JobRunner>(
             agent_protocol::JobResult::Failed
         }
     };
-    match log {
+    let (trimmed, spool) = match log {
         Log::Push(log) => {
-            let pushed = log.close().await;
+            let (pushed, spool) = log.close().await;
             tracing::info!(job_id = %job_id, events = pushed.pushed, trimmed = pushed.trimmed, "job log closed");
+            (pushed.trimmed, spool)
         }
         Log::Local(log) => log.close(),
-    }
+    };
+    upload_job_log(&upload, &job_id, &env_vars, trimmed, spool.path()).await;
+    drop(spool);
     tracing::info!(job_id = %job_id, result = result.as_str(), "job finished");
     report(Event::JobFinished { job_id, result });
 }

@@ -6,8 +6,8 @@
 //! Answers: 200 moves on; 401 asks the hub for a new token and sends the same batch again;
 //! 422 stops pushing for good (the log is "trimmed"); anything else sends the same batch
 //! again on the next turn. [`PushLogger::close`] flushes (shorter waits, stop when nothing is
-//! left), gives up after 60 s, and deletes the spool file. Uploading the log as an artifact
-//! (spec 7.6) is not here.
+//! left), gives up after 60 s, and hands back the [`Spool`], deleted when dropped, so that the
+//! log can still be uploaded as an artifact (spec 7.6, [`crate::listener::upload`]).
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
@@ -95,7 +95,7 @@ pub struct PushReport {
 pub struct PushLogger {
     flushing: watch::Sender<bool>,
     task: JoinHandle<PushReport>,
-    spool: PathBuf,
+    spool: Spool,
 }
 
 /// Where one job's log goes.
@@ -118,8 +118,8 @@ impl PushLogger {
     ) -> std::io::Result<(SpoolWriter, PushLogger)> {
         let writer = SpoolWriter::create(dir)?;
         let (flushing, flushing_rx) = watch::channel(false);
-        let spool = writer.path().to_path_buf();
-        let task = tokio::spawn(push_loop(hub, loghub, target, spool.clone(), flushing_rx));
+        let spool = Spool(writer.path().to_path_buf());
+        let task = tokio::spawn(push_loop(hub, loghub, target, spool.0.clone(), flushing_rx));
         Ok((
             writer,
             PushLogger {
@@ -130,9 +130,9 @@ impl PushLogger {
         ))
     }
 
-    /// Call after `job_finished` was written: pushes what is left (for up to 60 s), then
-    /// deletes the spool file.
-    pub async fn close(self) -> PushReport {
+    /// Call after `job_finished` was written: pushes what is left (for up to 60 s). Returns
+    /// what pushing came to and the spool file.
+    pub async fn close(self) -> (PushReport, Spool) {
         // The pusher may have stopped already (422); then nobody listens.
         let _ = self.flushing.send(true);
         let mut task = self.task;
@@ -154,14 +154,26 @@ impl PushLogger {
                 }
             }
         };
-        remove_spool(&self.spool);
-        report
+        (report, self.spool)
     }
 }
 
-fn remove_spool(path: &Path) {
-    if let Err(err) = std::fs::remove_file(path) {
-        tracing::warn!(path = %path.display(), error = %err, "failed to delete the job log spool");
+/// A job's spool file, deleted when dropped.
+#[derive(Debug)]
+pub struct Spool(PathBuf);
+
+impl Spool {
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        if let Err(err) = std::fs::remove_file(&self.0) {
+            tracing::warn!(path = %self.0.display(), error = %err, "failed to delete the job log spool");
+        }
     }
 }
 
@@ -169,20 +181,29 @@ fn remove_spool(path: &Path) {
 /// to a spool file, deleted when the job ends. API mode, which would serve it, is out of scope.
 #[derive(Debug)]
 pub struct LocalLog {
-    spool: PathBuf,
+    spool: Spool,
+    max_size_in_bytes: u64,
 }
 
 impl LocalLog {
-    /// Creates the spool file in `dir`.
-    pub fn start(dir: &Path) -> std::io::Result<(SpoolWriter, LocalLog)> {
+    /// Creates the spool file in `dir`; the log counts as trimmed from `max_size_in_bytes` on
+    /// (the request's `logger.max_size_in_bytes`, spec 7.5).
+    pub fn start(dir: &Path, max_size_in_bytes: u64) -> std::io::Result<(SpoolWriter, LocalLog)> {
         let writer = SpoolWriter::create(dir)?;
-        let spool = writer.path().to_path_buf();
-        Ok((writer, LocalLog { spool }))
+        let spool = Spool(writer.path().to_path_buf());
+        Ok((
+            writer,
+            LocalLog {
+                spool,
+                max_size_in_bytes,
+            },
+        ))
     }
 
-    /// Deletes the spool file.
-    pub fn close(self) {
-        remove_spool(&self.spool);
+    /// Whether the log reached its size limit, and the spool file.
+    pub fn close(self) -> (bool, Spool) {
+        let size = std::fs::metadata(self.spool.path()).map_or(0, |meta| meta.len());
+        (size >= self.max_size_in_bytes, self.spool)
     }
 }
 

@@ -24,6 +24,7 @@ pub mod logs;
 pub mod shutdown;
 pub mod signals;
 pub mod start;
+pub mod upload;
 
 pub use crate::listener::driver::{Agent, AgentSettings, Outcome};
 pub use crate::listener::error::ListenerError;

@@ -273,3 +273,95 @@ async fn a_job_from_the_hub_runs_in_bash_and_its_events_reach_the_loghub() {
         assert!(!stdout.contains(token), "a token was logged: {stdout}");
     }
 }
+
+/// `upload-job-logs: always` as the images configure it (here through the environment), with
+/// `SEMAPHORE_AGENT_LOGS_COMPRESSION_SIZE` at its 1 MiB minimum: a job printing more than that
+/// has its plain-text log gzipped and pushed with the `artifact` CLI found in `PATH`, which
+/// gets the job's artifact token and never the agent's registration token.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_uploads_a_big_job_log_gzipped_with_the_artifact_cli() {
+    use std::io::Read;
+
+    let hub = FakeHub::start(Clock::start()).await;
+    let mut job = hub.job("job-upload-1");
+    job.commands = serde_json::from_value(serde_json::json!([
+        {"directive": "head -c 1200000 /dev/zero | tr '\\0' 'a' | fold -w 99"},
+    ]))
+    .expect("commands");
+    job.env_vars = serde_json::from_value(serde_json::json!([
+        {"name": "SEMAPHORE_ARTIFACT_TOKEN", "value": agent_protocol::Base64::encode(b"artifact-token-9")},
+        {"name": "SEMAPHORE_ORGANIZATION_URL", "value": agent_protocol::Base64::encode(b"https://acme.semaphoreci.com")},
+    ]))
+    .expect("env vars");
+    {
+        let mut state = hub.state();
+        state.next_sync_after_ms = 200;
+        state.queued_job = Some(job);
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stand_in = crate::upload::StandIn::new(dir.path(), 0);
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir_all(&tmp).expect("tmp");
+    let endpoint = hub.origin.trim_start_matches("http://").to_owned();
+    let mut command = agent();
+    with_log_file(&mut command, dir.path());
+    command
+        .env("SEMAPHORE_AGENT_TOKEN", REGISTRATION_TOKEN)
+        .env("SEMAPHORE_AGENT_ENDPOINT", &endpoint)
+        .env("SEMAPHORE_AGENT_UPLOAD_JOB_LOGS", "always")
+        .env("SEMAPHORE_AGENT_LOGS_COMPRESSION_SIZE", "1048576")
+        .env("PATH", stand_in.path())
+        .env("TMPDIR", &tmp)
+        .env("HOME", dir.path())
+        .args([
+            "start",
+            "--no-https",
+            "--disconnect-after-job",
+            "--name",
+            "upload-agent-0001",
+        ]);
+    let output: Output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .expect("join")
+        .expect("run the agent");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert_eq!(
+        hub.state().job_results,
+        [("job-upload-1".to_owned(), agent_protocol::JobResult::Passed)]
+    );
+
+    let args = stand_in.args();
+    assert_eq!(args[..2], ["push", "job"]);
+    assert_eq!(args[3..], ["-d", "agent/job_logs.txt.gz"]);
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(stand_in.file().as_slice())
+        .read_to_string(&mut text)
+        .expect("gzip");
+    let line = format!("{}\n", "a".repeat(99));
+    assert!(
+        text.starts_with("Exporting environment variables\n"),
+        "{}",
+        &text[..200]
+    );
+    assert_eq!(text.matches(line.as_str()).count(), 1_200_000 / 99);
+    let env = stand_in.env();
+    assert!(env.contains("SEMAPHORE_ARTIFACT_TOKEN=artifact-token-9\n"));
+    assert!(env.contains("SEMAPHORE_JOB_ID=job-upload-1\n"));
+    assert!(
+        !env.contains(REGISTRATION_TOKEN) && !env.contains(ACCESS_TOKEN),
+        "{env}"
+    );
+    assert!(!env.contains("SEMAPHORE_AGENT_"), "{env}");
+    assert!(
+        !stdout.contains("artifact-token-9"),
+        "a token was logged: {stdout}"
+    );
+    let left: Vec<_> = std::fs::read_dir(&tmp)
+        .expect("tmp")
+        .map(|e| e.expect("entry").file_name())
+        .filter(|name| name.to_string_lossy().starts_with("job_log_"))
+        .collect();
+    assert!(left.is_empty(), "temporary logs removed: {left:?}");
+}

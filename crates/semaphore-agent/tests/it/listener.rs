@@ -2,13 +2,18 @@
 //! real HTTP on 127.0.0.1, one test per fault, on tokio's paused clock (so the hard-coded
 //! retry delays and the ten-minute rule take milliseconds).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use agent_protocol::{AgentState, JobResult, LogEvent, RegisterRequest, ShutdownHookReason};
+use agent_protocol::{
+    AgentState, Base64, EnvVar, JobResult, LogEvent, RegisterRequest, ShutdownHookReason,
+    UploadJobLogs,
+};
+use semaphore_agent::executor::env::BaseEnv;
 use semaphore_agent::listener::hub::HttpHub;
 use semaphore_agent::listener::signals::ChannelSignals;
+use semaphore_agent::listener::upload::{ARTIFACT_CLI, DEFAULT_COMPRESSION_SIZE, UploadSettings};
 use semaphore_agent::listener::{
     AGENT_VERSION, Agent, AgentSettings, Clock, JobRunner, ListenerError, Outcome,
 };
@@ -26,6 +31,7 @@ struct World {
     dir: tempfile::TempDir,
     registration: RegisterRequest,
     hook: Option<PathBuf>,
+    upload: UploadSettings,
 }
 
 impl World {
@@ -43,6 +49,12 @@ impl World {
                 ..RegisterRequest::default()
             },
             hook: None,
+            upload: UploadSettings {
+                policy: UploadJobLogs::Never,
+                compression_size: DEFAULT_COMPRESSION_SIZE,
+                cli: PathBuf::from(ARTIFACT_CLI),
+                env: BaseEnv::from_host(Vec::new(), Path::new("/nonexistent")),
+            },
         }
     }
 
@@ -73,6 +85,7 @@ impl World {
             registration: self.registration.clone(),
             shutdown_hook_path: self.hook.clone(),
             spool_dir: self.dir.path().to_path_buf(),
+            upload: self.upload.clone(),
         };
         let hub = HttpHub::new(self.hub.origin.clone(), REGISTRATION_TOKEN.into()).expect("client");
         Agent::new(
@@ -691,4 +704,65 @@ async fn a_loghub_that_keeps_failing_is_given_up_after_60_s_and_the_job_complete
         finished.at_ms
     );
     assert!(world.pushed_events().is_empty());
+}
+
+/// `upload-job-logs: when-trimmed`: a job whose log the loghub cut short (422) is uploaded
+/// with the artifact CLI after its last push and before its result is reported; a job whose
+/// log went through whole is not.
+#[cfg(unix)]
+#[tokio::test(start_paused = true)]
+async fn a_trimmed_log_is_uploaded_as_an_artifact_before_the_result_is_reported() {
+    for trimmed in [true, false] {
+        let mut world = World::new().await;
+        world.registration.single_job = true;
+        let stand_in = crate::upload::StandIn::new(world.dir.path(), 0);
+        world.upload = UploadSettings {
+            policy: UploadJobLogs::WhenTrimmed,
+            compression_size: DEFAULT_COMPRESSION_SIZE,
+            cli: PathBuf::from(ARTIFACT_CLI),
+            env: BaseEnv::from_host([("PATH".into(), stand_in.path())], Path::new("/home/agent")),
+        };
+        let mut job = world.hub.job("j1");
+        for (name, value) in [
+            ("SEMAPHORE_ARTIFACT_TOKEN", "artifact-token"),
+            ("SEMAPHORE_ORGANIZATION_URL", "https://acme.semaphoreci.com"),
+        ] {
+            job.env_vars.push(EnvVar {
+                name: name.to_owned(),
+                value: Base64::encode(value.as_bytes()),
+            });
+        }
+        world.hub.state().queued_job = Some(job);
+        if trimmed {
+            world.hub.state().log_statuses.push_back(422);
+        }
+        world
+            .run(FakeRunner::new(
+                3,
+                Duration::from_secs(5),
+                JobResult::Passed,
+            ))
+            .await;
+
+        assert_eq!(
+            world.hub.state().job_results,
+            [("j1".to_owned(), JobResult::Passed)],
+            "trimmed={trimmed}"
+        );
+        assert_eq!(stand_in.ran(), trimmed, "trimmed={trimmed}");
+        if trimmed {
+            assert_eq!(stand_in.args()[4], "agent/job_logs.txt");
+            assert_eq!(
+                String::from_utf8(stand_in.file()).expect("utf-8"),
+                "echo hello\nline 0\nline 1\nline 2\n"
+            );
+            assert!(stand_in.env().contains("SEMAPHORE_JOB_ID=j1\n"));
+        }
+        let spools: Vec<_> = std::fs::read_dir(world.dir.path())
+            .expect("dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .filter(|name| name.starts_with("job_log_"))
+            .collect();
+        assert!(spools.is_empty(), "spool and text removed: {spools:?}");
+    }
 }

@@ -25,3 +25,4 @@ mod config_file;
 mod fake_hub;
 mod fake_runner;
 mod listener;
+mod upload;
