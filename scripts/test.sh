@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test: the Rust workspace (unit, golden, Jest-suite, parity, CLI), the EC2 lookup
+# Runs every test: the Rust workspace (unit, golden, Jest-suite, parity, CLI; the agent's 1 GB
+# streaming test on the agent built with the images' `image` profile), the EC2 lookup
 # tests against moto_server, cfn-lint on every template the golden fixtures hold, checkov on
 # them against the accepted findings (tests/checkov-accepted.txt), and the image checks
 # (scripts/check-images.sh) when packer and shellcheck are installed.
@@ -36,6 +37,11 @@ done
 export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
 unset AWS_PROFILE AWS_SESSION_TOKEN || true
+
+echo "==> the agent built as the images build it (--profile image), for its 1 GB streaming test"
+cargo build -q --profile image -p semaphore-agent
+OPTIMIZED_AGENT_BINARY="$(cargo metadata --format-version 1 --no-deps | "$VENV/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')/image/semaphore-agent"
+export OPTIMIZED_AGENT_BINARY
 
 echo "==> cargo test (moto_server on 127.0.0.1:$port, pid $moto_pid)"
 if cargo nextest --version >/dev/null 2>&1; then

@@ -63,6 +63,12 @@ async fn main() {
     // Several syncs, then the agent is as idle as it gets.
     tokio::time::sleep(Duration::from_secs(2)).await;
     println!("idle_rss_kib {}", rss_kib(pid, "VmRSS:"));
+    if std::env::var_os("BENCH_SMAPS").is_some() {
+        let _ = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("grep -E 'Rss(Anon|File)' /proc/{pid}/status; awk '/^[0-9a-f]+-/ {{name=$6}} /^Rss:/ {{ if ($2 > 100) print $2, name }}' /proc/{pid}/smaps | sort -rn | head -15; ls /proc/{pid}/task | wc -l"))
+            .status();
+    }
 
     let mut job = hub.job("bench-job-1");
     job.commands =
