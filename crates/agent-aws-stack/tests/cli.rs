@@ -627,6 +627,73 @@ mod scale_once {
         assert_eq!(group_state(&e.sdk, &e.group).await.0, 1);
     }
 
+    #[tokio::test(flavor = "multi_thread")]
+    async fn dry_run_reads_the_metrics_of_a_local_hub() {
+        use agent_protocol::{Command, JobRequest, Secret};
+        use semaphore_hub::records::SubmitJob;
+        let Some(sdk) = moto("scale_once_hub").await else {
+            return;
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let api = Secret::new("api-token");
+        let listen = "127.0.0.1:0".parse().expect("address");
+        let hub = semaphore_hub::Hub::start(
+            listen,
+            &dir.path().join("hub.db"),
+            semaphore_hub::HubSettings::new(""),
+            &api,
+        )
+        .await
+        .expect("start the hub");
+        let client = semaphore_hub::client::Client::new(&hub.url, api).expect("client");
+        let agent_type = client.create_agent_type("aws-fleet").await.expect("type");
+        for _ in 0..3 {
+            let request = JobRequest {
+                commands: vec![Command::new("true")],
+                ..JobRequest::default()
+            };
+            client
+                .submit(&SubmitJob {
+                    agent_type: "aws-fleet".into(),
+                    request,
+                    time_limit_secs: None,
+                })
+                .await
+                .expect("submit");
+        }
+        let stack = unique("hub-stack");
+        let group = format!("{stack}-asg");
+        let parameter = unique("hub-token");
+        let token = agent_type.registration_token.expose().to_owned();
+        put_parameter(&sdk, &parameter, &token, true).await;
+        create_group(&sdk, &group, (1, 6, 1), Some(&stack)).await;
+        let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+        let run = tempfile::tempdir().expect("tempdir");
+        let out = cli(run.path())
+            .args(["scale-once", "--dry-run"])
+            .env("AWS_ENDPOINT_URL", endpoint)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env("SEMAPHORE_AGENT_TOKEN_PARAMETER_NAME", &parameter)
+            .env("SEMAPHORE_AGENT_STACK_NAME", &stack)
+            .env("SEMAPHORE_ENDPOINT", &hub.url)
+            .env("SEMAPHORE_AGENT_OVERPROVISION_STRATEGY", "none")
+            .output()
+            .expect("runs");
+        let stdout = text(&out.stdout);
+        assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+        assert!(
+            stdout.contains("jobs:   queued=3 running=0 (demand 3)"),
+            "{stdout}"
+        );
+        assert!(stdout.contains("agents: idle=0 occupied=0"), "{stdout}");
+        assert!(stdout.contains("scale up from 1 to 3"), "{stdout}");
+        assert_eq!(group_state(&sdk, &group).await.0, 1);
+        assert!(!stdout.contains(&token));
+        hub.stop().await;
+    }
+
     #[test]
     fn a_missing_environment_is_listed() {
         let dir = tempfile::tempdir().expect("tempdir");

@@ -20,6 +20,15 @@ pub const DISCONNECT_PATH: &str = "/api/v1/self_hosted_agents/disconnect";
 /// `GET`, registration token: → [`crate::Metrics`] (read by the scaler, not the agent).
 pub const METRICS_PATH: &str = "/api/v1/self_hosted_agents/metrics";
 
+/// Path of the loghub under the control plane's base URL: a job's `logger.url` is
+/// `<base>/api/v1/logs/<job id>` (the agent uses whatever URL the job request carries).
+pub const LOGHUB_PATH: &str = "/api/v1/logs";
+
+/// The loghub URL of a job on a control plane at `base` (`https://org.semaphoreci.com`).
+pub fn loghub_url(base: &str, job_id: &str) -> String {
+    format!("{}{LOGHUB_PATH}/{job_id}", base.trim_end_matches('/'))
+}
+
 /// `GET`, access token: → [`crate::JobRequest`].
 pub fn job_path(job_id: &str) -> String {
     format!("{BASE_PATH}/jobs/{job_id}")
@@ -33,6 +42,32 @@ pub fn hub_authorization(token: &Secret) -> String {
 /// The loghub's `Authorization` value: `Bearer`, one space, the job's logger token.
 pub fn loghub_authorization(token: &Secret) -> String {
     format!("Bearer {}", token.expose())
+}
+
+/// The two `Authorization` schemes of the protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthScheme {
+    /// `Token <token>`: the hub API (registration or access token) and the metrics call.
+    Token,
+    /// `Bearer <token>`: the loghub (the job's logger token).
+    Bearer,
+}
+
+impl AuthScheme {
+    fn word(self) -> &'static str {
+        match self {
+            AuthScheme::Token => "Token",
+            AuthScheme::Bearer => "Bearer",
+        }
+    }
+}
+
+/// The token of an `Authorization` value in `scheme`, the inverse of [`hub_authorization`]
+/// and [`loghub_authorization`]: the exact word, one space, a non-empty token. `None` for
+/// anything else (another scheme, no token), which a hub answers with 401.
+pub fn parse_authorization(value: &str, scheme: AuthScheme) -> Option<Secret> {
+    let token = value.strip_prefix(scheme.word())?.strip_prefix(' ')?;
+    (!token.is_empty()).then(|| Secret::new(token))
 }
 
 /// The `User-Agent` on every request to the hub and the loghub (`SemaphoreAgent/dev` for

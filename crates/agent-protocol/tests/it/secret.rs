@@ -69,3 +69,42 @@ fn authorization_headers() {
         "https://h/api/v1/logs/j1?start_from=7"
     );
 }
+
+#[test]
+fn authorization_values_parse_back_only_in_their_own_scheme() {
+    use agent_protocol::hub_api::{AuthScheme, parse_authorization};
+    let token = Secret::new("tok");
+    let hub = agent_protocol::hub_api::hub_authorization(&token);
+    let loghub = agent_protocol::hub_api::loghub_authorization(&token);
+    assert_eq!(
+        parse_authorization(&hub, AuthScheme::Token),
+        Some(token.clone())
+    );
+    assert_eq!(
+        parse_authorization(&loghub, AuthScheme::Bearer),
+        Some(token)
+    );
+    for (value, scheme) in [
+        ("Token tok", AuthScheme::Bearer),
+        ("Bearer tok", AuthScheme::Token),
+        ("Token", AuthScheme::Token),
+        ("Token ", AuthScheme::Token),
+        ("token tok", AuthScheme::Token),
+        ("Tokentok", AuthScheme::Token),
+        ("", AuthScheme::Bearer),
+    ] {
+        assert_eq!(
+            parse_authorization(value, scheme),
+            None,
+            "{value:?} as {scheme:?}"
+        );
+    }
+}
+
+#[test]
+fn loghub_urls_sit_under_the_control_planes_base() {
+    assert_eq!(
+        agent_protocol::hub_api::loghub_url("http://127.0.0.1:9/", "j1"),
+        "http://127.0.0.1:9/api/v1/logs/j1"
+    );
+}

@@ -29,7 +29,7 @@ pub enum ListenerError {
         message: String,
     },
     /// The configuration is refused (spec section 2; the Go agent's wording).
-    #[error("{0}")]
+    #[error(transparent)]
     Config(#[from] ConfigError),
     /// The HTTP client could not be built.
     #[error("failed to build the HTTP client")]

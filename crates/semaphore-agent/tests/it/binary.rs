@@ -55,9 +55,13 @@ fn a_missing_endpoint_is_refused() {
         .output()
         .expect("run");
     assert_eq!(output.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&output.stderr)
-            .contains("Semaphore endpoint was not specified. Exiting...")
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        stderr
+            .matches("Semaphore endpoint was not specified. Exiting...")
+            .count(),
+        1,
+        "said once: {stderr}"
     );
 }
 
