@@ -294,7 +294,8 @@ async fn a_log_past_the_size_limit_is_refused_with_422_for_good() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_log_token_gets_401_and_refresh_gives_a_working_one() {
     let mut s = settings();
-    s.log_token_ttl_secs = 1;
+    // Two seconds: a token is never found expired by the push right after it was issued.
+    s.log_token_ttl_secs = 2;
     let hub = TestHub::start(s).await;
     let (access, id, request) = started_job(&hub, None).await;
     let url = &request.logger.url;
@@ -302,7 +303,7 @@ async fn an_expired_log_token_gets_401_and_refresh_gives_a_working_one() {
         hub.push(url, &request.logger.token, 0, &events(0, 2)).await,
         StatusCode::OK
     );
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    tokio::time::sleep(Duration::from_millis(3100)).await;
     assert_eq!(
         hub.push(url, &request.logger.token, 2, &events(2, 2)).await,
         StatusCode::UNAUTHORIZED
