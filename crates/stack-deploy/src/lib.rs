@@ -23,6 +23,7 @@ pub mod progress;
 pub mod render;
 pub mod replacement;
 pub mod report;
+pub mod security;
 pub mod status;
 pub mod watch;
 

@@ -1,12 +1,15 @@
-//! Text for people: a template diff as lines, coloured or plain.
+//! Text for people: a template diff as lines, coloured or plain, with its security changes
+//! as tables in the shape of the CDK's (box-drawn, one row per statement or rule, cells
+//! wrapped to the width given, never cut).
 
 use console::Style;
 use serde_json::Value;
 
 use crate::diff::{Change, Detail, TemplateDiff};
 use crate::replacement::Replacement;
+use crate::security::{RowChange, SecurityChanges};
 
-/// Longest value shown in a detail line; longer ones are cut with `…`.
+/// Longest value shown in a resource's detail line; longer ones are cut with `…`.
 const MAX_VALUE: usize = 120;
 
 fn style(colors: bool, change: Change) -> Style {
@@ -18,10 +21,12 @@ fn style(colors: bool, change: Change) -> Style {
     s.force_styling(colors)
 }
 
+/// A changed value as compact JSON with its intrinsics written readably (`"${Role.Arn}"`),
+/// cut at [`MAX_VALUE`] characters: the security tables show grants whole.
 fn short(value: Option<&Value>) -> String {
     match value {
         None => "(none)".to_owned(),
-        Some(value) => cut(&value.to_string()),
+        Some(value) => cut(&crate::security::readable_value(value).to_string()),
     }
 }
 
@@ -41,8 +46,16 @@ fn replacement_note(replacement: Replacement) -> &'static str {
     }
 }
 
-/// The diff of stack `stack` as lines.
-pub fn diff_lines(stack: &str, diff: &TemplateDiff, colors: bool) -> Vec<String> {
+/// Columns the tables fit in when no terminal says otherwise (logs, pipes, files).
+pub const DEFAULT_WIDTH: usize = 120;
+
+/// The narrowest a column is squeezed to before a table is allowed to be wider than asked.
+const MIN_COLUMN: usize = 12;
+
+/// The diff of stack `stack` as lines: the security tables first, then the other sections
+/// and the resources. Table cells wrap to fit `width` columns (never cut); `colors` paints
+/// added rows green and removed ones red.
+pub fn diff_lines(stack: &str, diff: &TemplateDiff, colors: bool, width: usize) -> Vec<String> {
     let bold = Style::new().bold().force_styling(colors);
     let mut out = vec![bold.apply_to(format!("Stack {stack}")).to_string()];
     if diff.is_empty() {
@@ -56,25 +69,11 @@ pub fn diff_lines(stack: &str, diff: &TemplateDiff, colors: bool) -> Vec<String>
             "Security changes (narrowing)"
         };
         out.push(bold.apply_to(title).to_string());
-        for (grants, change) in [
-            (&diff.security.added, Change::Added),
-            (&diff.security.removed, Change::Removed),
-        ] {
-            for g in grants {
-                out.push(
-                    style(colors, change)
-                        .apply_to(format!(
-                            "{} {} in {} for {}: {}",
-                            change.marker(),
-                            g.kind,
-                            g.holder,
-                            g.subject,
-                            cut(&g.what)
-                        ))
-                        .to_string(),
-                );
-            }
-        }
+        out.extend(security_tables(
+            &SecurityChanges::of(&diff.security),
+            colors,
+            width,
+        ));
     }
     let mut section = "";
     for s in &diff.sections {
@@ -141,6 +140,233 @@ fn detail_line(d: &Detail, last: bool, colors: bool) -> String {
     )
 }
 
+/// The security tables of `changes`, each under its title; empty tables are left out.
+pub fn security_tables(changes: &SecurityChanges, colors: bool, width: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut add = |title: &str, headers: &[&str], rows: Vec<(RowChange, Vec<Vec<String>>)>| {
+        if !rows.is_empty() {
+            out.push(title.to_owned());
+            out.extend(table(headers, &rows, colors, width));
+        }
+    };
+    add(
+        "IAM Statement Changes",
+        &["", "Resource", "Effect", "Action", "Principal", "Condition"],
+        changes
+            .iam_statements
+            .iter()
+            .map(|r| {
+                let condition = r
+                    .condition
+                    .as_ref()
+                    .map(|c| {
+                        serde_json::to_string_pretty(c)
+                            .unwrap_or_else(|_| c.to_string())
+                            .lines()
+                            .map(str::to_owned)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                (
+                    r.change,
+                    vec![
+                        r.resource.clone(),
+                        vec![r.effect.clone()],
+                        r.action.clone(),
+                        r.principal.clone(),
+                        condition,
+                    ],
+                )
+            })
+            .collect(),
+    );
+    add(
+        "IAM Policy Changes",
+        &["", "Resource", "Managed Policy ARN"],
+        changes
+            .managed_policies
+            .iter()
+            .map(|r| {
+                (
+                    r.change,
+                    vec![vec![r.resource.clone()], vec![r.managed_policy_arn.clone()]],
+                )
+            })
+            .collect(),
+    );
+    add(
+        "Instance Profile Changes",
+        &["", "Instance Profile", "Role"],
+        changes
+            .instance_profiles
+            .iter()
+            .map(|r| {
+                (
+                    r.change,
+                    vec![vec![r.instance_profile.clone()], vec![r.role.clone()]],
+                )
+            })
+            .collect(),
+    );
+    add(
+        "Security Group Changes",
+        &["", "Group", "Dir", "Protocol", "Peer"],
+        changes
+            .security_group_rules
+            .iter()
+            .map(|r| {
+                (
+                    r.change,
+                    vec![
+                        vec![r.group.clone()],
+                        vec![r.direction.clone()],
+                        vec![r.protocol.clone()],
+                        vec![r.peer.clone()],
+                    ],
+                )
+            })
+            .collect(),
+    );
+    out
+}
+
+/// A box-drawn table: the sign column (`+`/`-`), then `rows`' cells (one line per entry),
+/// with the widest columns narrowed until the table fits `width`, their entries wrapped.
+fn table(
+    headers: &[&str],
+    rows: &[(RowChange, Vec<Vec<String>>)],
+    colors: bool,
+    width: usize,
+) -> Vec<String> {
+    let columns = headers.len();
+    // Every cell as lines: the sign, then the given cells (missing ones empty).
+    let cells: Vec<(RowChange, Vec<Vec<String>>)> = rows
+        .iter()
+        .map(|(change, row)| {
+            let mut cells = vec![vec![change.sign().to_owned()]];
+            cells.extend(row.iter().cloned());
+            cells.resize(columns, Vec::new());
+            (*change, cells)
+        })
+        .collect();
+    let mut widths: Vec<usize> = headers.iter().map(|h| text_width(h)).collect();
+    for (_, row) in &cells {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = cell.iter().map(|l| text_width(l)).fold(*w, usize::max);
+        }
+    }
+    widths[0] = widths[0].max(1);
+    // Borders and padding: `│ a │ b │` is 3 per column plus 1.
+    let total = |widths: &[usize]| widths.iter().sum::<usize>() + 3 * columns + 1;
+    while total(&widths) > width {
+        let Some((widest, w)) = widths
+            .iter()
+            .enumerate()
+            .skip(1)
+            .max_by_key(|(i, w)| (**w, usize::MAX - i))
+            .map(|(i, w)| (i, *w))
+        else {
+            break;
+        };
+        if w <= MIN_COLUMN {
+            break;
+        }
+        widths[widest] -= 1;
+    }
+    let rule = |left: &str, middle: &str, right: &str| {
+        let parts: Vec<String> = widths.iter().map(|w| "─".repeat(w + 2)).collect();
+        format!("{left}{}{right}", parts.join(middle))
+    };
+    let mut out = vec![rule("┌", "┬", "┐")];
+    let header: Vec<Vec<String>> = headers.iter().map(|h| vec![(*h).to_owned()]).collect();
+    out.extend(row_lines(&header, &widths, None));
+    for (change, row) in &cells {
+        out.push(rule("├", "┼", "┤"));
+        let style = style(
+            colors,
+            match change {
+                RowChange::Add => Change::Added,
+                RowChange::Remove => Change::Removed,
+            },
+        );
+        out.extend(row_lines(row, &widths, Some(&style)));
+    }
+    out.push(rule("└", "┴", "┘"));
+    out
+}
+
+/// The lines of one table row: each cell's entries wrapped to its column, side by side.
+fn row_lines(row: &[Vec<String>], widths: &[usize], style: Option<&Style>) -> Vec<String> {
+    let wrapped: Vec<Vec<String>> = row
+        .iter()
+        .zip(widths)
+        .map(|(cell, w)| cell.iter().flat_map(|l| wrap(l, *w)).collect())
+        .collect();
+    let height = wrapped.iter().map(Vec::len).max().unwrap_or(0).max(1);
+    (0..height)
+        .map(|i| {
+            let mut line = String::from("│");
+            for (cell, w) in wrapped.iter().zip(widths) {
+                let text = cell.get(i).map(String::as_str).unwrap_or("");
+                let pad = " ".repeat(w.saturating_sub(text_width(text)));
+                let text = match style {
+                    Some(style) if !text.is_empty() => style.apply_to(text).to_string(),
+                    _ => text.to_owned(),
+                };
+                line.push_str(&format!(" {text}{pad} │"));
+            }
+            line
+        })
+        .collect()
+}
+
+fn text_width(text: &str) -> usize {
+    console::measure_text_width(text)
+}
+
+/// `text` in lines of at most `width` characters, broken after a separator (`:`, `/`, `,`,
+/// space, …) where there is one in the second half of the line, else at the width;
+/// continuation lines are indented by two spaces so that one entry never looks like two.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    const INDENT: &str = "  ";
+    let chars: Vec<char> = text.chars().collect();
+    if chars.len() <= width || width <= INDENT.len() + 1 {
+        return vec![text.to_owned()];
+    }
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < chars.len() {
+        let room = if out.is_empty() {
+            width
+        } else {
+            width - INDENT.len()
+        };
+        let end = if chars.len() - start <= room {
+            chars.len()
+        } else {
+            let limit = start + room;
+            (start + room / 2..limit)
+                .rev()
+                .find(|&i| {
+                    matches!(
+                        chars[i],
+                        ':' | '/' | ',' | ' ' | '-' | '_' | '.' | '}' | '*'
+                    )
+                })
+                .map(|i| i + 1)
+                .unwrap_or(limit)
+        };
+        let piece: String = chars[start..end].iter().collect();
+        out.push(if out.is_empty() {
+            piece
+        } else {
+            format!("{INDENT}{piece}")
+        });
+        start = end;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,7 +383,7 @@ mod tests {
             "P": {"Type": "AWS::SSM::Parameter", "Properties": {"Name": "b", "Value": "1", "Type": "String"}},
             "New": {"Type": "AWS::Logs::LogGroup", "Properties": {}}
         }});
-        let lines = diff_lines("s", &compare(&old, &new), false);
+        let lines = diff_lines("s", &compare(&old, &new), false, DEFAULT_WIDTH);
         let text = lines.join("\n");
         assert!(
             text.contains("[~] AWS::SSM::Parameter P (replaced)"),
@@ -179,7 +405,7 @@ mod tests {
             !text.contains('\u{1b}'),
             "no colour codes when colours are off"
         );
-        let coloured = diff_lines("s", &compare(&old, &new), true).join("\n");
+        let coloured = diff_lines("s", &compare(&old, &new), true, DEFAULT_WIDTH).join("\n");
         assert!(coloured.contains('\u{1b}'), "colour codes when on");
     }
 }

@@ -10,9 +10,10 @@ use crate::cloud::ChangeSetKind;
 use crate::compare::StackDiff;
 use crate::deploy::DeployOutcome;
 use crate::destroy::DestroyOutcome;
-use crate::diff::{Change, Counts, SecurityDiff, TemplateDiff};
+use crate::diff::{Change, Counts, TemplateDiff};
 use crate::error::{ApprovalSubject, DeployError, ResourceFailure};
 use crate::replacement::Replacement;
+use crate::security::SecurityChanges;
 use crate::status::StackStatus;
 
 /// One resource a change adds, modifies or removes.
@@ -108,6 +109,9 @@ pub struct DeployReport {
     /// The change widened IAM or security group permissions (what the approval gate asks
     /// about by default).
     pub security_broadening: bool,
+    /// The IAM and security group changes, table by table: those executed, or those that
+    /// needed an approval nobody could give.
+    pub security: SecurityChanges,
     /// The resources that failed, root causes first.
     pub failed_resources: Vec<ResourceFailure>,
     /// Why the deploy failed, when it did.
@@ -126,6 +130,7 @@ impl DeployReport {
             counts: None,
             changes: Vec::new(),
             security_broadening: false,
+            security: SecurityChanges::default(),
             failed_resources: Vec::new(),
             error: None,
         };
@@ -151,6 +156,7 @@ impl DeployReport {
                 report.counts = Some(diff.counts());
                 report.changes = resource_changes(diff);
                 report.security_broadening = diff.security.is_broadening();
+                report.security = SecurityChanges::of(&diff.security);
             }
             Err(error) => {
                 report.status = error.status().cloned();
@@ -158,13 +164,14 @@ impl DeployReport {
                     report.verdict = DeployVerdict::RolledBack;
                 }
                 report.failed_resources = error.failed_resources().to_vec();
-                report.security_broadening = matches!(
-                    error,
-                    DeployError::ApprovalRequired {
-                        subject: ApprovalSubject::Broadening { .. },
-                        ..
-                    }
-                );
+                if let DeployError::ApprovalRequired {
+                    subject: ApprovalSubject::Broadening { security },
+                    ..
+                } = error
+                {
+                    report.security_broadening = true;
+                    report.security = SecurityChanges::of(security);
+                }
                 report.error = Some(error_text(error));
             }
         }
@@ -242,8 +249,8 @@ pub struct DiffReport {
     pub sections: Vec<SectionChange>,
     /// The change widens IAM or security group permissions (`deploy` would ask).
     pub security_broadening: bool,
-    /// The IAM and security group grants added and removed.
-    pub security: SecurityDiff,
+    /// The IAM and security group changes, table by table.
+    pub security: SecurityChanges,
     /// The whole diff, for the text form.
     #[serde(skip)]
     pub diff: TemplateDiff,
@@ -279,7 +286,7 @@ impl DiffReport {
                 })
                 .collect(),
             security_broadening: found.diff.security.is_broadening(),
-            security: found.diff.security.clone(),
+            security: SecurityChanges::of(&found.diff.security),
             diff: found.diff,
         }
     }
@@ -291,9 +298,12 @@ impl DiffReport {
 }
 
 impl fmt::Display for DiffReport {
-    /// The diff, resource by resource, then a summary; `{:#}` colours it.
+    /// The diff (security tables first), resource by resource, then a summary; `{:#}`
+    /// colours it and a width (`{:100}`) fits the tables to that many columns (default
+    /// [`crate::render::DEFAULT_WIDTH`]).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for line in crate::render::diff_lines(&self.stack, &self.diff, f.alternate()) {
+        let width = f.width().unwrap_or(crate::render::DEFAULT_WIDTH);
+        for line in crate::render::diff_lines(&self.stack, &self.diff, f.alternate(), width) {
             writeln!(f, "{line}")?;
         }
         if !self.exists {

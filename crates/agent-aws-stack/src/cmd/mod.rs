@@ -103,14 +103,16 @@ pub struct JsonArg {
 }
 
 /// Prints a command's result on stdout: its JSON document with `--json`, else its text
-/// (`{:#}`, coloured, when `colors`).
+/// (`{:#}`, coloured, when `colors`; formatted with stdout's width, which the diff's
+/// security tables fit in).
 pub fn print_result<T: Serialize + Display>(result: &T, json: JsonArg, colors: bool) -> Result<()> {
+    let width = ui::stdout_width();
     let text = if json.json {
         serde_json::to_string_pretty(result).context("failed to write the result as JSON")?
     } else if colors {
-        format!("{result:#}")
+        format!("{result:#width$}")
     } else {
-        result.to_string()
+        format!("{result:width$}")
     };
     let mut out = std::io::stdout().lock();
     writeln!(out, "{text}").context("failed to write the result to stdout")?;
