@@ -298,6 +298,135 @@ fn config_command_fails_on_invalid_configuration() {
     assert!(text(&out.stderr).contains("'SEMAPHORE_AGENT_STACK_NAME' is required"));
 }
 
+/// A config file in `dir` with the example's required values and `extra` keys.
+fn config_with(dir: &Path, extra: &str) -> PathBuf {
+    let path = dir.join("config.json");
+    std::fs::write(
+        &path,
+        format!(
+            r#"{{"SEMAPHORE_AGENT_STACK_NAME": "ci-agents", "SEMAPHORE_AGENT_TOKEN_PARAMETER_NAME": "t",
+                "SEMAPHORE_ORGANIZATION": "acme"{extra}}}"#
+        ),
+    )
+    .expect("write config");
+    path
+}
+
+#[test]
+fn r16_a_misspelt_key_is_a_warning_naming_the_parameter() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = config_with(
+        dir.path(),
+        r#", "SEMAPHORE_AGENT_INSTANCE_TYP": "c6i.large""#,
+    );
+    let out = cli(dir.path())
+        .args(["config", "--config"])
+        .arg(&config)
+        .env("SEMAPHORE_AGENT_ASG_MAX_SIZ", "3")
+        // Not stack parameters, and not close to one: never warned about.
+        .env("SEMAPHORE_GIT_BRANCH", "main")
+        .env("SEMAPHORE_AGENT_UPLOAD_JOB_LOGS", "always")
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("warning:"))
+        .collect();
+    assert_eq!(
+        warnings,
+        [
+            format!(
+                "warning: config file {}: SEMAPHORE_AGENT_INSTANCE_TYP is not a stack parameter and is ignored; did you mean SEMAPHORE_AGENT_INSTANCE_TYPE?",
+                config.display()
+            ),
+            "warning: environment variable SEMAPHORE_AGENT_ASG_MAX_SIZ is not a stack parameter and is ignored; did you mean SEMAPHORE_AGENT_ASG_MAX_SIZE?".to_owned(),
+        ],
+        "{stderr}"
+    );
+    // The default is what gets deployed, as the warning says.
+    let stdout = text(&out.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("SEMAPHORE_AGENT_INSTANCE_TYPE "))
+        .expect("listed");
+    assert!(line.ends_with(r#""t2.micro"  (default)"#), "{line}");
+}
+
+#[test]
+fn r16_strict_makes_an_unknown_key_an_error_before_anything_is_done() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = config_with(
+        dir.path(),
+        r#", "SEMAPHORE_AGENT_INSTANCE_TYP": "c6i.large""#,
+    );
+    let target = dir.path().join("template.json");
+    for args in [
+        vec!["config", "--strict"],
+        vec![
+            "synth",
+            "--strict",
+            "--no-lookups",
+            "--account",
+            "123456789012",
+            "--region",
+            "us-east-1",
+            "--output",
+            "template.json",
+        ],
+        vec!["execution-policy", "--strict"],
+    ] {
+        let out = cli(dir.path())
+            .args(&args)
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .expect("runs");
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}: nothing on stdout");
+        assert!(
+            stderr.contains("error: --strict: 1 name(s) in the configuration are not stack parameters; nothing was done:\n  - config file ")
+                && stderr.contains("did you mean SEMAPHORE_AGENT_INSTANCE_TYPE?"),
+            "{args:?}: {stderr}"
+        );
+    }
+    assert!(!target.exists(), "no template written");
+    // Without a misspelling, --strict changes nothing.
+    let clean = config_with(dir.path(), "");
+    let out = cli(dir.path())
+        .args(["config", "--strict", "--config"])
+        .arg(&clean)
+        .env("SEMAPHORE_JOB_ID", "j")
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn r16_every_command_that_reads_the_configuration_takes_strict() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for command in [
+        "config",
+        "synth",
+        "deploy",
+        "diff",
+        "destroy",
+        "token",
+        "execution-policy",
+    ] {
+        let out = cli(dir.path())
+            .args([command, "--help"])
+            .output()
+            .expect("runs");
+        assert!(
+            text(&out.stdout).contains("--strict"),
+            "{command} --help lacks --strict"
+        );
+    }
+}
+
 #[test]
 fn usage_errors_exit_with_two() {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -34,7 +34,7 @@ pub struct DestroyArgs {
 
 /// Runs `destroy`.
 pub fn run(args: DestroyArgs) -> Result<()> {
-    let raw = super::load_raw(args.config.path())?;
+    let raw = super::load_raw(&args.config)?;
     let config = super::validate(&raw)?;
     super::runtime()?.block_on(async {
         // The same account and region `deploy` would use.
