@@ -363,22 +363,79 @@ pub struct DestroyReport {
     pub failed_resources: Vec<ResourceFailure>,
     /// Why the destroy failed, when it did.
     pub error: Option<String>,
-    /// The agent token parameter, left in place on purpose.
-    pub token_parameter: String,
+    /// The agent token parameter, left in place on purpose; `null` when there is none.
+    pub token_parameter: Option<String>,
+    /// The bootstrap, left in place on purpose (other stacks may use it); `null` when the
+    /// account and region have none.
+    pub bootstrap: Option<KeptBootstrap>,
     /// macOS: dedicated hosts stay allocated until released by hand (said whenever the stack
     /// is gone: an earlier destroy may have left them).
     pub hosts_to_release: bool,
 }
 
+/// What `destroy` leaves in place that is not the stack's, as it exists: named exactly, so
+/// that the report never mentions something that is not there.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeftInPlace {
+    /// The agent token parameter, when it exists (or could not be checked).
+    pub token_parameter: Option<String>,
+    /// The bootstrap found in the account and region, if any.
+    pub bootstrap: Option<KeptBootstrap>,
+}
+
+/// A bootstrap left in place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeptBootstrap {
+    /// `agent-aws-stack` (our `agent-aws-stack-bootstrap` stack) or `cdk` (`cdk bootstrap`).
+    pub kind: &'static str,
+    /// The assets bucket.
+    pub bucket: String,
+    /// The execution role, when the bootstrap has one.
+    pub execution_role: Option<String>,
+}
+
+impl KeptBootstrap {
+    /// The report's view of a bootstrap found.
+    pub fn of(found: &crate::bootstrap::Bootstrap) -> KeptBootstrap {
+        KeptBootstrap {
+            kind: match found.kind {
+                crate::bootstrap::BootstrapKind::Own => "agent-aws-stack",
+                crate::bootstrap::BootstrapKind::Cdk(_) => "cdk",
+            },
+            bucket: found.bucket.clone(),
+            execution_role: found.execution_role.clone(),
+        }
+    }
+}
+
+impl fmt::Display for KeptBootstrap {
+    /// `the bootstrap stack agent-aws-stack-bootstrap (bucket B, no execution role)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            "cdk" => f.write_str("CDK's bootstrap")?,
+            _ => write!(
+                f,
+                "the bootstrap stack {}",
+                crate::bootstrap::BOOTSTRAP_STACK
+            )?,
+        }
+        write!(f, " (bucket {}, ", self.bucket)?;
+        match &self.execution_role {
+            Some(role) => write!(f, "execution role {role})"),
+            None => f.write_str("no execution role)"),
+        }
+    }
+}
+
 impl DestroyReport {
     /// The report of a destroy of `stack` in `account`/`region` that ended with `result`.
-    /// `token_parameter` and `macos` are for the notes on what stays.
+    /// `left` and `macos` are for the notes on what stays.
     pub fn new(
         stack: &str,
         account: &str,
         region: &str,
         result: &Result<DestroyOutcome, DeployError>,
-        token_parameter: &str,
+        left: LeftInPlace,
         macos: bool,
     ) -> DestroyReport {
         let mut report = DestroyReport {
@@ -390,7 +447,8 @@ impl DestroyReport {
             retained: Vec::new(),
             failed_resources: Vec::new(),
             error: None,
-            token_parameter: token_parameter.to_owned(),
+            token_parameter: left.token_parameter,
+            bootstrap: left.bootstrap,
             hosts_to_release: false,
         };
         match result {
@@ -455,11 +513,19 @@ impl fmt::Display for DestroyReport {
                 self.region
             )?;
         }
-        write!(
-            f,
-            "Left in place on purpose: the agent token parameter {} and the bootstrap (bucket and role).",
-            self.token_parameter
-        )
+        let mut kept = Vec::new();
+        if let Some(name) = &self.token_parameter {
+            kept.push(format!("the agent token parameter {name}"));
+        }
+        if let Some(bootstrap) = &self.bootstrap {
+            kept.push(bootstrap.to_string());
+        }
+        if kept.is_empty() {
+            return f.write_str(
+                "Nothing else was left in place: there is no agent token parameter and no bootstrap.",
+            );
+        }
+        write!(f, "Left in place on purpose: {}.", kept.join(" and "))
     }
 }
 
@@ -589,12 +655,70 @@ mod tests {
         );
     }
 
+    fn left(token: Option<&str>, bootstrap: Option<KeptBootstrap>) -> LeftInPlace {
+        LeftInPlace {
+            token_parameter: token.map(str::to_owned),
+            bootstrap,
+        }
+    }
+
+    #[test]
+    fn r16_destroy_names_exactly_what_it_left_in_place() {
+        let ours = |role: Option<&str>| KeptBootstrap {
+            kind: "agent-aws-stack",
+            bucket: "b".into(),
+            execution_role: role.map(str::to_owned),
+        };
+        let cases = [
+            (
+                "a token and our bootstrap without a role",
+                left(Some("/t"), Some(ours(None))),
+                "Left in place on purpose: the agent token parameter /t and the bootstrap stack agent-aws-stack-bootstrap (bucket b, no execution role).",
+            ),
+            (
+                "our bootstrap with a role, no token",
+                left(None, Some(ours(Some("arn:r")))),
+                "Left in place on purpose: the bootstrap stack agent-aws-stack-bootstrap (bucket b, execution role arn:r).",
+            ),
+            (
+                "CDK's bootstrap",
+                left(
+                    Some("/t"),
+                    Some(KeptBootstrap {
+                        kind: "cdk",
+                        bucket: "b".into(),
+                        execution_role: Some("arn:cdk".into()),
+                    }),
+                ),
+                "Left in place on purpose: the agent token parameter /t and CDK's bootstrap (bucket b, execution role arn:cdk).",
+            ),
+            (
+                "nothing",
+                left(None, None),
+                "Nothing else was left in place: there is no agent token parameter and no bootstrap.",
+            ),
+        ];
+        for (name, left, expected) in cases {
+            let report =
+                DestroyReport::new("s", "1", "r", &Ok(DestroyOutcome::Absent), left, false);
+            let text = report.to_string();
+            assert_eq!(text.lines().last(), Some(expected), "{name}");
+        }
+    }
+
     #[test]
     fn destroy_reports() {
-        let gone = DestroyReport::new("s", "1", "r", &Ok(DestroyOutcome::Absent), "/t", false);
+        let gone = DestroyReport::new(
+            "s",
+            "1",
+            "r",
+            &Ok(DestroyOutcome::Absent),
+            left(Some("/t"), None),
+            false,
+        );
         assert_eq!(
             gone.to_string(),
-            "✅ s: no such stack in 1/r; nothing to delete\nLeft in place on purpose: the agent token parameter /t and the bootstrap (bucket and role)."
+            "✅ s: no such stack in 1/r; nothing to delete\nLeft in place on purpose: the agent token parameter /t."
         );
         assert_eq!(
             serde_json::to_value(&gone).expect("json")["verdict"],
@@ -607,12 +731,19 @@ mod tests {
             &Ok(DestroyOutcome::Deleted {
                 retained: vec![("Hosts".into(), "AWS::ResourceGroups::Group".into())],
             }),
-            "/t",
+            left(Some("/t"), None),
             true,
         );
         let text = kept.to_string();
         assert!(text.starts_with("kept Hosts (AWS::ResourceGroups::Group): CloudFormation could not delete it\n✅ s: deleted\nmacOS: "), "{text}");
-        let failed = DestroyReport::new("s", "1", "r", &Err(DeployError::Declined), "/t", false);
+        let failed = DestroyReport::new(
+            "s",
+            "1",
+            "r",
+            &Err(DeployError::Declined),
+            left(Some("/t"), None),
+            false,
+        );
         assert_eq!(failed.to_string(), "❌ s: destroy failed");
         assert!(!failed.is_success());
     }
@@ -713,7 +844,14 @@ mod tests {
             &Ok(DestroyOutcome::Deleted {
                 retained: vec![("H".into(), "AWS::EC2::Host".into())],
             }),
-            "/t",
+            left(
+                Some("/t"),
+                Some(KeptBootstrap {
+                    kind: "agent-aws-stack",
+                    bucket: "b".into(),
+                    execution_role: None,
+                }),
+            ),
             false,
         );
         fn json<T: Serialize>(report: &T) -> serde_json::Value {
