@@ -159,13 +159,7 @@ pub fn security_tables(changes: &SecurityChanges, colors: bool, width: usize) ->
                 let condition = r
                     .condition
                     .as_ref()
-                    .map(|c| {
-                        serde_json::to_string_pretty(c)
-                            .unwrap_or_else(|_| c.to_string())
-                            .lines()
-                            .map(str::to_owned)
-                            .collect()
-                    })
+                    .map(condition_lines)
                     .unwrap_or_default();
                 (
                     r.change,
@@ -228,6 +222,29 @@ pub fn security_tables(changes: &SecurityChanges, colors: bool, width: usize) ->
             .collect(),
     );
     out
+}
+
+/// A condition block as one line per operator and key, `ArnLike AWS:SourceArn = ${Rule.Arn}`
+/// (several values as `[a, b]`); a block that is not operators of keys is shown whole.
+fn condition_lines(condition: &Value) -> Vec<String> {
+    let Some(operators) = condition.as_object() else {
+        return vec![crate::security::readable(condition)];
+    };
+    let mut lines = Vec::new();
+    for (operator, tests) in operators {
+        match tests.as_object() {
+            Some(tests) => {
+                for (key, value) in tests {
+                    lines.push(format!(
+                        "{operator} {key} = {}",
+                        crate::security::readable(value)
+                    ));
+                }
+            }
+            None => lines.push(format!("{operator} {}", crate::security::readable(tests))),
+        }
+    }
+    lines
 }
 
 /// A box-drawn table: the sign column (`+`/`-`), then `rows`' cells (one line per entry),
@@ -325,8 +342,9 @@ fn text_width(text: &str) -> usize {
 }
 
 /// `text` in lines of at most `width` characters, broken after a separator (`:`, `/`, `,`,
-/// space, …) where there is one in the second half of the line, else at the width;
-/// continuation lines are indented by two spaces so that one entry never looks like two.
+/// space, …) where there is one in the second half of the line, else at the width (spaces at
+/// a break are dropped, nothing else); continuation lines are indented by two spaces so that
+/// one entry never looks like two.
 fn wrap(text: &str, width: usize) -> Vec<String> {
     const INDENT: &str = "  ";
     let chars: Vec<char> = text.chars().collect();
@@ -358,11 +376,15 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
         };
         let piece: String = chars[start..end].iter().collect();
         out.push(if out.is_empty() {
-            piece
+            piece.trim_end().to_owned()
         } else {
-            format!("{INDENT}{piece}")
+            format!("{INDENT}{}", piece.trim_end())
         });
+        // A line never starts with the space it was broken at.
         start = end;
+        while start < chars.len() && chars[start] == ' ' {
+            start += 1;
+        }
     }
     out
 }
@@ -372,6 +394,100 @@ mod tests {
     use super::*;
     use crate::diff::compare;
     use serde_json::json;
+
+    #[test]
+    fn wrapping_keeps_every_character_and_fits_the_width() {
+        let arn = "arn:aws:autoscaling:*:123456789012:autoScalingGroup:*:autoScalingGroupName/ci-agents-autoScalingGroup-*";
+        for width in [8, 12, 20, 33, 200] {
+            let lines = wrap(arn, width);
+            assert!(
+                lines.iter().all(|l| l.chars().count() <= width),
+                "{width}: {lines:?}"
+            );
+            let joined: String = lines
+                .iter()
+                .enumerate()
+                .map(|(i, l)| if i == 0 { l.as_str() } else { &l[2..] })
+                .collect();
+            assert_eq!(joined, arn, "{width}");
+        }
+        assert_eq!(wrap("short", 10), vec!["short"]);
+        assert_eq!(
+            wrap("arn:aws:ssm:*:*:parameter/x", 20),
+            vec!["arn:aws:ssm:*:*:", "  parameter/x"]
+        );
+    }
+
+    #[test]
+    fn narrow_tables_wrap_rows_and_never_drop_a_resource_or_action() {
+        let new = json!({"Resources": {"P": {"Type": "AWS::IAM::Policy", "Properties": {
+            "PolicyName": "p", "Roles": [{"Ref": "Role"}],
+            "PolicyDocument": {"Statement": [{"Effect": "Allow",
+                "Action": ["autoscaling:TerminateInstanceInAutoScalingGroup", "ssm:GetParameter"],
+                "Resource": ["arn:aws:ssm:us-east-1:123456789012:parameter/a-very-long-parameter-name", "arn:aws:kms:*:*:key/k"],
+                "Condition": {"StringEquals": {"aws:RequestedRegion": ["us-east-1", "eu-west-1"]}}}]}
+        }}}});
+        let changes = SecurityChanges::of(&compare(&json!({}), &new).security);
+        for width in [80, 120] {
+            let lines = security_tables(&changes, false, width);
+            assert!(
+                lines.iter().all(|l| text_width(l) <= width),
+                "{width}:\n{}",
+                lines.join("\n")
+            );
+            // Each column's text put back together from its wrapped lines.
+            let column = |i: usize| -> String {
+                lines
+                    .iter()
+                    .filter_map(|l| l.split('│').nth(i))
+                    .map(str::trim)
+                    .collect()
+            };
+            for (i, whole) in [
+                (
+                    2,
+                    "arn:aws:ssm:us-east-1:123456789012:parameter/a-very-long-parameter-name",
+                ),
+                (2, "arn:aws:kms:*:*:key/k"),
+                (4, "autoscaling:TerminateInstanceInAutoScalingGroup"),
+                (4, "ssm:GetParameter"),
+                (5, "AWS:${Role}"),
+            ] {
+                assert!(
+                    column(i).contains(whole),
+                    "{width}: {whole} missing from\n{}",
+                    lines.join("\n")
+                );
+            }
+        }
+        // Too narrow for the columns' minimum: wider than asked, still whole.
+        let narrow = security_tables(&changes, false, 40).join("\n");
+        assert!(narrow.contains("│ Allow  │"), "{narrow}");
+        let lines = security_tables(&changes, false, 200).join("\n");
+        assert!(
+            lines.contains("StringEquals aws:RequestedRegion = [eu-west-1, us-east-1]")
+                || lines.contains("StringEquals aws:RequestedRegion = [us-east-1, eu-west-1]"),
+            "{lines}"
+        );
+        assert!(lines.contains("│ + │ arn:aws:kms:*:*:key/k "), "{lines}");
+    }
+
+    #[test]
+    fn table_rows_are_coloured_only_when_asked() {
+        let new = json!({"Resources": {"Sg": {"Type": "AWS::EC2::SecurityGroup", "Properties": {
+            "SecurityGroupEgress": [{"CidrIp": "0.0.0.0/0", "IpProtocol": "-1"}]
+        }}}});
+        let changes = SecurityChanges::of(&compare(&json!({}), &new).security);
+        let plain = security_tables(&changes, false, DEFAULT_WIDTH).join("\n");
+        assert!(!plain.contains('\u{1b}'), "{plain}");
+        assert!(
+            plain.contains("│ + │ ${Sg.GroupId} │ Out │ Everything │ Everyone (IPv4) │"),
+            "{plain}"
+        );
+        let coloured = security_tables(&changes, true, DEFAULT_WIDTH).join("\n");
+        assert!(coloured.contains("\u{1b}[32m+"), "green sign: {coloured:?}");
+        assert_eq!(console::strip_ansi_codes(&coloured), plain);
+    }
 
     #[test]
     fn plain_lines_name_changes_and_replacement() {
