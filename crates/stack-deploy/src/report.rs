@@ -600,6 +600,35 @@ mod tests {
     }
 
     #[test]
+    fn r16_a_deploy_refused_for_want_of_approval_lists_the_security_changes_in_json() {
+        let diff = crate::diff::compare(
+            &json!({}),
+            &json!({"Resources": {"Sg": {"Type": "AWS::EC2::SecurityGroup", "Properties": {
+                "SecurityGroupIngress": [{"CidrIp": "0.0.0.0/0", "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22}]
+            }}}}),
+        );
+        let result: Result<DeployOutcome, DeployError> = Err(DeployError::ApprovalRequired {
+            subject: ApprovalSubject::Broadening {
+                security: diff.security,
+            },
+            cause: crate::progress::NoAnswer::NoTerminal,
+        });
+        let json = serde_json::to_value(DeployReport::new("s", &result)).expect("json");
+        assert_eq!(json["security_broadening"], true);
+        assert_eq!(
+            json["security"]["security_group_rules"],
+            json!([{"change": "add", "holder": "Sg", "group": "${Sg.GroupId}", "direction": "In",
+                    "protocol": "TCP 22", "peer": "Everyone (IPv4)", "description": null}])
+        );
+        assert!(
+            json["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("(1 grant(s) added)")),
+            "{json}"
+        );
+    }
+
+    #[test]
     fn a_rolled_back_deploy_lists_its_failed_resources_in_json() {
         let result: Result<DeployOutcome, DeployError> = Err(DeployError::Failed {
             stack: "s".into(),

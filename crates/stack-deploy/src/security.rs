@@ -241,7 +241,7 @@ fn identities(subject: &str) -> Vec<String> {
     match json_subject(subject) {
         Some(Value::Object(lists)) => lists
             .values()
-            .flat_map(|list| list_of(list))
+            .flat_map(list_of)
             .map(|identity| format!("AWS:{identity}"))
             .collect(),
         _ => vec![format!("AWS:${{{subject}}}")],
