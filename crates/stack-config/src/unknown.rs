@@ -400,6 +400,42 @@ mod tests {
         }
     }
 
+    /// The original's parameters, from the table of `../shared/spec/stack.md` (§1.3) beside
+    /// the repository when it is there: every one is read here, so none is ever reported as
+    /// unknown, nor needs naming as "read by the original but not here".
+    #[test]
+    fn r16_every_parameter_of_the_original_is_read_here() {
+        let spec =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/spec/stack.md");
+        let Ok(text) = std::fs::read_to_string(&spec) else {
+            eprintln!("skipped: ../shared/spec/stack.md is not present");
+            return;
+        };
+        let section = text
+            .split("### 1.3 Parameters")
+            .nth(1)
+            .and_then(|rest| rest.split("\n### ").next())
+            .expect("the spec lists the parameters in §1.3");
+        let names: Vec<&str> = section
+            .split('`')
+            .filter(|word| {
+                word.starts_with("SEMAPHORE_")
+                    && word
+                        .chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            })
+            .filter(|word| *word != STACK_CONFIG_ENV)
+            .collect();
+        assert!(names.len() >= 47, "found only {names:?}");
+        for name in names {
+            assert!(
+                crate::params::find(name).is_some(),
+                "the original reads {name}, which is not read here"
+            );
+            assert_eq!(env_var(name), None, "{name}");
+        }
+    }
+
     #[test]
     fn distances() {
         assert_eq!(distance("", "abc"), 3);
