@@ -54,6 +54,13 @@ fn bless_example_image_name() {
     if std::env::var_os("BLESS").is_none() {
         return;
     }
+    let path = root().join("examples/linux/cdk.context.json");
+    write_example_context_for_today(&path);
+}
+
+/// Writes the example's lookup cache to `path` with its agent image lookup keyed by today's
+/// image name.
+fn write_example_context_for_today(path: &Path) {
     let ex = root().join("examples/linux");
     let raw = stack_config::RawConfig::load(
         Some(&ex.join("config.json")),
@@ -64,9 +71,10 @@ fn bless_example_image_name() {
         .expect("valid")
         .config;
     let name = stack_template::assets::ami_name(&config);
-    let path = ex.join("cdk.context.json");
-    let mut context: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_str(&std::fs::read_to_string(&path).expect("context")).expect("JSON");
+    let mut context: serde_json::Map<String, serde_json::Value> = serde_json::from_str(
+        &std::fs::read_to_string(ex.join("cdk.context.json")).expect("context"),
+    )
+    .expect("JSON");
     let old = context
         .keys()
         .find(|k| k.starts_with("ami:") && k.contains(":filters.name.0=semaphore-agent-v"))
@@ -77,7 +85,7 @@ fn bless_example_image_name() {
     context.insert(key, value);
     let mut text = serde_json::to_string_pretty(&context).expect("JSON");
     text.push('\n');
-    std::fs::write(&path, text).expect("write the example context");
+    std::fs::write(path, text).expect("write the example context");
 }
 
 /// `old` with its `filters.name.0=<name>` segment replaced by `name`.
@@ -288,6 +296,135 @@ fn config_command_fails_on_invalid_configuration() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stdout).contains("SEMAPHORE_AGENT_STACK_NAME"));
     assert!(text(&out.stderr).contains("'SEMAPHORE_AGENT_STACK_NAME' is required"));
+}
+
+/// A config file in `dir` with the example's required values and `extra` keys.
+fn config_with(dir: &Path, extra: &str) -> PathBuf {
+    let path = dir.join("config.json");
+    std::fs::write(
+        &path,
+        format!(
+            r#"{{"SEMAPHORE_AGENT_STACK_NAME": "ci-agents", "SEMAPHORE_AGENT_TOKEN_PARAMETER_NAME": "t",
+                "SEMAPHORE_ORGANIZATION": "acme"{extra}}}"#
+        ),
+    )
+    .expect("write config");
+    path
+}
+
+#[test]
+fn r16_a_misspelt_key_is_a_warning_naming_the_parameter() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = config_with(
+        dir.path(),
+        r#", "SEMAPHORE_AGENT_INSTANCE_TYP": "c6i.large""#,
+    );
+    let out = cli(dir.path())
+        .args(["config", "--config"])
+        .arg(&config)
+        .env("SEMAPHORE_AGENT_ASG_MAX_SIZ", "3")
+        // Not stack parameters, and not close to one: never warned about.
+        .env("SEMAPHORE_GIT_BRANCH", "main")
+        .env("SEMAPHORE_AGENT_UPLOAD_JOB_LOGS", "always")
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("warning:"))
+        .collect();
+    assert_eq!(
+        warnings,
+        [
+            format!(
+                "warning: config file {}: SEMAPHORE_AGENT_INSTANCE_TYP is not a stack parameter and is ignored; did you mean SEMAPHORE_AGENT_INSTANCE_TYPE?",
+                config.display()
+            ),
+            "warning: environment variable SEMAPHORE_AGENT_ASG_MAX_SIZ is not a stack parameter and is ignored; did you mean SEMAPHORE_AGENT_ASG_MAX_SIZE?".to_owned(),
+        ],
+        "{stderr}"
+    );
+    // The default is what gets deployed, as the warning says.
+    let stdout = text(&out.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("SEMAPHORE_AGENT_INSTANCE_TYPE "))
+        .expect("listed");
+    assert!(line.ends_with(r#""t2.micro"  (default)"#), "{line}");
+}
+
+#[test]
+fn r16_strict_makes_an_unknown_key_an_error_before_anything_is_done() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = config_with(
+        dir.path(),
+        r#", "SEMAPHORE_AGENT_INSTANCE_TYP": "c6i.large""#,
+    );
+    let target = dir.path().join("template.json");
+    for args in [
+        vec!["config", "--strict"],
+        vec![
+            "synth",
+            "--strict",
+            "--no-lookups",
+            "--account",
+            "123456789012",
+            "--region",
+            "us-east-1",
+            "--output",
+            "template.json",
+        ],
+        vec!["execution-policy", "--strict"],
+    ] {
+        let out = cli(dir.path())
+            .args(&args)
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .expect("runs");
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}: nothing on stdout");
+        assert!(
+            stderr.contains("error: --strict: 1 name(s) in the configuration are not stack parameters; nothing was done:\n  - config file ")
+                && stderr.contains("did you mean SEMAPHORE_AGENT_INSTANCE_TYPE?"),
+            "{args:?}: {stderr}"
+        );
+    }
+    assert!(!target.exists(), "no template written");
+    // Without a misspelling, --strict changes nothing.
+    let clean = config_with(dir.path(), "");
+    let out = cli(dir.path())
+        .args(["config", "--strict", "--config"])
+        .arg(&clean)
+        .env("SEMAPHORE_JOB_ID", "j")
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn r16_every_command_that_reads_the_configuration_takes_strict() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for command in [
+        "config",
+        "synth",
+        "deploy",
+        "diff",
+        "destroy",
+        "token",
+        "execution-policy",
+    ] {
+        let out = cli(dir.path())
+            .args([command, "--help"])
+            .output()
+            .expect("runs");
+        assert!(
+            text(&out.stdout).contains("--strict"),
+            "{command} --help lacks --strict"
+        );
+    }
 }
 
 #[test]
@@ -712,5 +849,121 @@ mod scale_once {
         ] {
             assert!(stderr.contains(name), "{name} not named in {stderr}");
         }
+    }
+}
+
+/// Golden renderings of the security review that `diff` prints and `deploy` shows before
+/// asking: the example's template synthesized by the binary, before and after a change, run
+/// through the same rendering (plain text at the default width) and the same rows `--json`
+/// writes. `BLESS=1 cargo test -p agent-aws-stack --test cli security_review` rewrites
+/// `tests/fixtures/security-review/<case>/{review.txt,security.json}`; review them like code.
+mod security_review {
+    use super::*;
+    use serde_json::Value;
+    use stack_deploy::diff::compare;
+    use stack_deploy::render::{DEFAULT_WIDTH, diff_lines};
+    use stack_deploy::security::SecurityChanges;
+
+    /// The example's template, with `env` set on top of its config file (and its image
+    /// lookup keyed by today's image name, which the example's cache may lag behind).
+    fn example(env: &[(&str, &str)]) -> Value {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let context = dir.path().join("cdk.context.json");
+        write_example_context_for_today(&context);
+        let mut args = example_args();
+        let at = args
+            .iter()
+            .position(|a| a == "--context")
+            .expect("--context")
+            + 1;
+        args[at] = context.display().to_string();
+        let mut cmd = cli(dir.path());
+        cmd.args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().expect("runs");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("JSON on stdout")
+    }
+
+    /// `template` with `action` taken out of the statement of `policy` that has it.
+    fn without_action(mut template: Value, policy: &str, action: &str) -> Value {
+        let statements = template["Resources"][policy]["Properties"]["PolicyDocument"]["Statement"]
+            .as_array_mut()
+            .expect("the policy has statements");
+        let statement = statements
+            .iter_mut()
+            .find(|s| match &s["Action"] {
+                Value::Array(actions) => actions.len() > 1 && actions.iter().any(|a| a == action),
+                _ => false,
+            })
+            .unwrap_or_else(|| panic!("{policy} has no statement with {action} and more"));
+        let actions = statement["Action"].as_array_mut().expect("a list");
+        actions.retain(|a| a != action);
+        template
+    }
+
+    fn check(case: &str, old: &Value, new: &Value) {
+        let diff = compare(old, new);
+        let mut review = diff_lines("ci-agents", &diff, false, DEFAULT_WIDTH).join("\n");
+        review.push('\n');
+        let mut security =
+            serde_json::to_string_pretty(&SecurityChanges::of(&diff.security)).expect("JSON");
+        security.push('\n');
+        let dir = root().join("tests/fixtures/security-review").join(case);
+        let files = [("review.txt", review), ("security.json", security)];
+        if std::env::var_os("BLESS").is_some() {
+            std::fs::create_dir_all(&dir).expect("fixture folder");
+            for (name, actual) in &files {
+                std::fs::write(dir.join(name), actual).expect("write golden");
+            }
+            return;
+        }
+        for (name, actual) in &files {
+            let path = dir.join(name);
+            let golden = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{}: {e} (BLESS=1 writes it)", path.display()));
+            assert!(
+                golden == *actual,
+                "{} differs (BLESS=1 rewrites it):\n--- golden\n{golden}\n--- actual\n{actual}",
+                path.display()
+            );
+        }
+    }
+
+    #[test]
+    fn the_examples_first_deploy() {
+        let new = example(&[]);
+        check(
+            "example-first-deploy",
+            &Value::Object(Default::default()),
+            &new,
+        );
+    }
+
+    #[test]
+    fn an_ssh_rule_added() {
+        let old = example(&[]);
+        let new = example(&[("SEMAPHORE_AGENT_KEY_NAME", "ci-key")]);
+        check("ssh-rule-added", &old, &new);
+    }
+
+    #[test]
+    fn a_managed_policy_added() {
+        let old = example(&[]);
+        let new = example(&[("SEMAPHORE_AGENT_MANAGED_POLICY_NAMES", "ci-agents-extra")]);
+        check("managed-policy-added", &old, &new);
+    }
+
+    #[test]
+    fn a_statement_narrowed() {
+        let old = example(&[]);
+        let new = without_action(
+            old.clone(),
+            "instanceProfilePolicy62AF6D2B",
+            "logs:PutRetentionPolicy",
+        );
+        check("statement-narrowed", &old, &new);
     }
 }

@@ -637,6 +637,13 @@ fn bootstrap_deploy_update_diff_destroy_and_upgrade_from_the_original() {
         "{}",
         text(&out)
     );
+    // r16: what is left in place is named exactly: the bootstrap as it is, and no token
+    // parameter, since this test never stored one.
+    let kept = format!(
+        "Left in place on purpose: the bootstrap stack agent-aws-stack-bootstrap (bucket {bucket}, execution role arn:aws:iam::{ACCOUNT}:role/"
+    );
+    assert!(stdout(&out).contains(&kept), "{}", text(&out));
+    assert!(!stdout(&out).contains("token parameter"), "{}", text(&out));
     assert!(
         text(&out).contains(&format!(
             "Removing scale-in protection from 1 instance(s) of {group}"
@@ -660,6 +667,37 @@ fn bootstrap_deploy_update_diff_destroy_and_upgrade_from_the_original() {
     );
     assert!(out.status.success(), "{}", text(&out));
     assert!(stdout(&out).contains("no such stack"), "{}", text(&out));
+    assert!(!stdout(&out).contains("token parameter"), "{}", text(&out));
+    // Once the token is stored, it is named as left in place.
+    rt.block_on(async {
+        ssm.put_parameter()
+            .name("/semaphore/ci-agents/token")
+            .value("not-a-real-token")
+            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+            .overwrite(true)
+            .send()
+            .await
+            .expect("token parameter");
+    });
+    let out = run(
+        &[
+            "destroy",
+            "--force",
+            "--config",
+            &example.join("config.json").display().to_string(),
+        ],
+        &[],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        stdout(&out).contains(
+            "Left in place on purpose: the agent token parameter /semaphore/ci-agents/token and the bootstrap stack agent-aws-stack-bootstrap"
+        ),
+        "{}",
+        text(&out)
+    );
+    assert!(!text(&out).contains("not-a-real-token"), "{}", text(&out));
     let out = run(
         &[
             "destroy",

@@ -25,6 +25,7 @@ pub mod overrides;
 pub mod params;
 pub mod parse;
 mod raw;
+pub mod unknown;
 
 pub use config::{
     AgentOs, Arch, Imds, InstancesDistribution, MAX_STACK_NAME_LEN, MIN_INSTANCE_LIFETIME_SECS,
@@ -34,3 +35,4 @@ pub use config::{
 pub use error::ConfigError;
 pub use parse::Tag;
 pub use raw::{RawConfig, RawValue, STACK_CONFIG_ENV, Source, read_file};
+pub use unknown::UnknownKey;

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::error::ConfigError;
 use crate::params::{self, PARAMS};
+use crate::unknown::{self, UnknownKey};
 
 /// The environment variable naming the JSON config file.
 pub const STACK_CONFIG_ENV: &str = "SEMAPHORE_AGENT_STACK_CONFIG";
@@ -47,11 +48,13 @@ pub struct RawValue {
 }
 
 /// The raw configuration: every known parameter that has a non-empty value, in the order of
-/// [`PARAMS`]. Unknown names in the file or environment are ignored, as in the original.
+/// [`PARAMS`]. Other names in the file or environment are ignored, as in the original, but
+/// remembered ([`RawConfig::unknown`]) so the user can be told about likely misspellings.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RawConfig {
     values: IndexMap<&'static str, RawValue>,
     file: Option<PathBuf>,
+    unknown: Vec<UnknownKey>,
 }
 
 impl RawConfig {
@@ -105,10 +108,24 @@ impl RawConfig {
                 values.insert(param.name, RawValue { value, source });
             }
         }
+        let mut unknown: Vec<UnknownKey> = file_values
+            .keys()
+            .filter(|key| params::find(key).is_none())
+            .map(|key| unknown::file_key(key, file_path.clone().unwrap_or_default()))
+            .collect();
+        unknown.extend(env.keys().filter_map(|name| unknown::env_var(name)));
         RawConfig {
             values,
             file: file_path,
+            unknown,
         }
+    }
+
+    /// The names that are not stack parameters and were ignored: every such key of the config
+    /// file, and the `SEMAPHORE_*` environment variables that look like a misspelt parameter
+    /// (see [`crate::unknown`] for the rule). File keys first, each in its source's order.
+    pub fn unknown(&self) -> &[UnknownKey] {
+        &self.unknown
     }
 
     /// Builds a raw configuration from `NAME=value` pairs, as if they came from the
@@ -153,7 +170,8 @@ impl RawConfig {
     }
 }
 
-/// Reads the JSON config file into `NAME -> string`. JSON strings are kept as written;
+/// Reads the JSON config file into `NAME -> string`, every key included (the ones that are
+/// not parameters are ignored later, and reported). JSON strings are kept as written;
 /// numbers and booleans are turned into their JSON text (`false` → `"false"`, where the
 /// original treated `false` and `0` as unset and `true` as false); `null` means unset. The
 /// launch-template overrides may be given as a JSON object or array, which is re-serialized.
@@ -196,7 +214,8 @@ pub fn read_file(path: &Path) -> Result<IndexMap<String, String>, ConfigError> {
             {
                 v.to_string()
             }
-            _ if params::find(&key).is_none() => continue,
+            // Not a parameter: kept (as JSON) only so that it is reported as unknown.
+            v if params::find(&key).is_none() => v.to_string(),
             _ => {
                 problems.push(format!(
                     "{key} must be a string, a number or a boolean in {}",
@@ -286,6 +305,59 @@ mod tests {
             raw.resolved()
                 .iter()
                 .all(|(_, v)| v.source == Source::Default)
+        );
+    }
+
+    #[test]
+    fn r16_misspelt_keys_are_reported_with_the_parameter_they_resemble() {
+        let file = write_config(
+            r#"{"SEMAPHORE_AGENT_STACK_NAME": "s", "SEMAPHORE_AGENT_INSTANCE_TYP": "c6i.large",
+                "SEMAPHORE_AGENT_UPLOAD_JOB_LOGS": "always", "notes": {"why": "x"}, "gone": null}"#,
+        );
+        let raw = RawConfig::load(
+            Some(file.path()),
+            env(&[
+                ("SEMAPHORE_AGENT_ASG_MAX_SIZ", "3"),
+                ("SEMAPHORE_GIT_BRANCH", "main"),
+                ("SEMAPHORE_AGENT_TOKEN", "secret"),
+                ("HOME", "/root"),
+            ]),
+        )
+        .expect("loads");
+        assert_eq!(raw.get("SEMAPHORE_AGENT_INSTANCE_TYPE"), None);
+        let reported: Vec<(&str, Option<&str>, bool)> = raw
+            .unknown()
+            .iter()
+            .map(|k| {
+                (
+                    k.name.as_str(),
+                    k.did_you_mean,
+                    k.origin == crate::unknown::Origin::Env,
+                )
+            })
+            .collect();
+        assert_eq!(
+            reported,
+            vec![
+                (
+                    "SEMAPHORE_AGENT_INSTANCE_TYP",
+                    Some("SEMAPHORE_AGENT_INSTANCE_TYPE"),
+                    false
+                ),
+                ("SEMAPHORE_AGENT_UPLOAD_JOB_LOGS", None, false),
+                ("notes", None, false),
+                (
+                    "SEMAPHORE_AGENT_ASG_MAX_SIZ",
+                    Some("SEMAPHORE_AGENT_ASG_MAX_SIZE"),
+                    true
+                ),
+            ]
+        );
+        assert!(
+            raw.unknown()
+                .iter()
+                .all(|k| !k.to_string().contains("secret")),
+            "values are never repeated"
         );
     }
 

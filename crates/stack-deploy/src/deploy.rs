@@ -133,7 +133,7 @@ impl<S: Stacks, U: Progress + Confirm> Engine<'_, S, U> {
             Approval::AnyChange => Some(ApprovalSubject::AnyChange),
             Approval::Broadening if diff.security.is_broadening() => {
                 Some(ApprovalSubject::Broadening {
-                    added: diff.security.added.len(),
+                    security: diff.security.clone(),
                 })
             }
             Approval::Broadening => None,

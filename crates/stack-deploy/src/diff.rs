@@ -445,7 +445,7 @@ fn collect_references(value: &Value, out: &mut BTreeSet<String>) {
 // Security
 
 /// IAM and network grants added and removed.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SecurityDiff {
     /// Grants only in the new template.
     pub added: Vec<Grant>,
@@ -482,7 +482,11 @@ pub struct Grant {
     pub kind: GrantKind,
     /// The resource that holds it (policy, role, permission or security group).
     pub holder: String,
-    /// Who gets it: the roles a policy is attached to, the security group of a rule.
+    /// Who gets it: the holder's own logical id for a role's inline, trust and managed
+    /// policies, an instance profile and a group's inline rules; the identities a policy is
+    /// attached to (`{"Roles":[…],"Users":[…],"Groups":[…]}` as canonical JSON); the function
+    /// of a Lambda permission or the group of a standalone rule (canonical JSON of the
+    /// reference).
     pub subject: String,
     /// The grant, as canonical compact JSON (object keys sorted, action and resource lists
     /// sorted).
@@ -571,12 +575,14 @@ pub fn grants(template: &Value) -> BTreeSet<Grant> {
                 }
             }
             "AWS::IAM::Policy" | "AWS::IAM::ManagedPolicy" => {
-                let subject = ["Roles", "Users", "Groups"]
-                    .iter()
-                    .filter_map(|k| props.get(*k))
-                    .map(|v| sorted_list(v).to_string())
-                    .collect::<Vec<_>>()
-                    .join(" ");
+                // `{"Groups":[…],"Roles":[…],"Users":[…]}` with the lists present, sorted.
+                let subject = Value::Object(
+                    ["Groups", "Roles", "Users"]
+                        .iter()
+                        .filter_map(|k| Some(((*k).to_owned(), sorted_list(props.get(*k)?))))
+                        .collect(),
+                )
+                .to_string();
                 for statement in statements(props.get("PolicyDocument")) {
                     push(GrantKind::IamStatement, subject.clone(), &statement);
                 }

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use aws_support::AwsFailure;
 use serde::Serialize;
 
+use crate::diff::SecurityDiff;
 use crate::progress::NoAnswer;
 use crate::status::{ResourceStatus, StackStatus};
 
@@ -59,8 +60,8 @@ pub enum FailedOperation {
 pub enum ApprovalSubject {
     /// A change that widens IAM or security group permissions.
     Broadening {
-        /// Grants added.
-        added: usize,
+        /// The grants added and removed (the tables shown before asking, and in `--json`).
+        security: SecurityDiff,
     },
     /// Any change (`--require-approval any-change`).
     AnyChange,
@@ -241,8 +242,9 @@ impl DeployError {
 
 fn subject_text(subject: &ApprovalSubject) -> String {
     match subject {
-        ApprovalSubject::Broadening { added } => format!(
-            "this change widens IAM or security group permissions ({added} grant(s) added), so it"
+        ApprovalSubject::Broadening { security } => format!(
+            "this change widens IAM or security group permissions ({} grant(s) added), so it",
+            security.added.len()
         ),
         ApprovalSubject::AnyChange => "this change".to_owned(),
         ApprovalSubject::Delete { stack } => format!("deleting stack {stack}"),

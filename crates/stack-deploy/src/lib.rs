@@ -23,6 +23,7 @@ pub mod progress;
 pub mod render;
 pub mod replacement;
 pub mod report;
+pub mod security;
 pub mod status;
 pub mod watch;
 
@@ -32,5 +33,5 @@ pub use destroy::{DestroyOutcome, DestroyRequest};
 pub use engine::{Engine, Timing};
 pub use error::{BootstrapError, DeployError, ResourceFailure};
 pub use progress::{Confirm, DeployEvent, NoAnswer, Progress, Question};
-pub use report::{DeployReport, DestroyReport, DiffReport};
+pub use report::{DeployReport, DestroyReport, DiffReport, KeptBootstrap, LeftInPlace};
 pub use status::{ChangeSetStatus, ResourceStatus, StackStatus};

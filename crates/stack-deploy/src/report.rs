@@ -10,9 +10,10 @@ use crate::cloud::ChangeSetKind;
 use crate::compare::StackDiff;
 use crate::deploy::DeployOutcome;
 use crate::destroy::DestroyOutcome;
-use crate::diff::{Change, Counts, SecurityDiff, TemplateDiff};
+use crate::diff::{Change, Counts, TemplateDiff};
 use crate::error::{ApprovalSubject, DeployError, ResourceFailure};
 use crate::replacement::Replacement;
+use crate::security::SecurityChanges;
 use crate::status::StackStatus;
 
 /// One resource a change adds, modifies or removes.
@@ -108,6 +109,9 @@ pub struct DeployReport {
     /// The change widened IAM or security group permissions (what the approval gate asks
     /// about by default).
     pub security_broadening: bool,
+    /// The IAM and security group changes, table by table: those executed, or those that
+    /// needed an approval nobody could give.
+    pub security: SecurityChanges,
     /// The resources that failed, root causes first.
     pub failed_resources: Vec<ResourceFailure>,
     /// Why the deploy failed, when it did.
@@ -126,6 +130,7 @@ impl DeployReport {
             counts: None,
             changes: Vec::new(),
             security_broadening: false,
+            security: SecurityChanges::default(),
             failed_resources: Vec::new(),
             error: None,
         };
@@ -151,6 +156,7 @@ impl DeployReport {
                 report.counts = Some(diff.counts());
                 report.changes = resource_changes(diff);
                 report.security_broadening = diff.security.is_broadening();
+                report.security = SecurityChanges::of(&diff.security);
             }
             Err(error) => {
                 report.status = error.status().cloned();
@@ -158,13 +164,14 @@ impl DeployReport {
                     report.verdict = DeployVerdict::RolledBack;
                 }
                 report.failed_resources = error.failed_resources().to_vec();
-                report.security_broadening = matches!(
-                    error,
-                    DeployError::ApprovalRequired {
-                        subject: ApprovalSubject::Broadening { .. },
-                        ..
-                    }
-                );
+                if let DeployError::ApprovalRequired {
+                    subject: ApprovalSubject::Broadening { security },
+                    ..
+                } = error
+                {
+                    report.security_broadening = true;
+                    report.security = SecurityChanges::of(security);
+                }
                 report.error = Some(error_text(error));
             }
         }
@@ -242,8 +249,8 @@ pub struct DiffReport {
     pub sections: Vec<SectionChange>,
     /// The change widens IAM or security group permissions (`deploy` would ask).
     pub security_broadening: bool,
-    /// The IAM and security group grants added and removed.
-    pub security: SecurityDiff,
+    /// The IAM and security group changes, table by table.
+    pub security: SecurityChanges,
     /// The whole diff, for the text form.
     #[serde(skip)]
     pub diff: TemplateDiff,
@@ -279,7 +286,7 @@ impl DiffReport {
                 })
                 .collect(),
             security_broadening: found.diff.security.is_broadening(),
-            security: found.diff.security.clone(),
+            security: SecurityChanges::of(&found.diff.security),
             diff: found.diff,
         }
     }
@@ -291,9 +298,12 @@ impl DiffReport {
 }
 
 impl fmt::Display for DiffReport {
-    /// The diff, resource by resource, then a summary; `{:#}` colours it.
+    /// The diff (security tables first), resource by resource, then a summary; `{:#}`
+    /// colours it and a width (`{:100}`) fits the tables to that many columns (default
+    /// [`crate::render::DEFAULT_WIDTH`]).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for line in crate::render::diff_lines(&self.stack, &self.diff, f.alternate()) {
+        let width = f.width().unwrap_or(crate::render::DEFAULT_WIDTH);
+        for line in crate::render::diff_lines(&self.stack, &self.diff, f.alternate(), width) {
             writeln!(f, "{line}")?;
         }
         if !self.exists {
@@ -353,22 +363,79 @@ pub struct DestroyReport {
     pub failed_resources: Vec<ResourceFailure>,
     /// Why the destroy failed, when it did.
     pub error: Option<String>,
-    /// The agent token parameter, left in place on purpose.
-    pub token_parameter: String,
+    /// The agent token parameter, left in place on purpose; `null` when there is none.
+    pub token_parameter: Option<String>,
+    /// The bootstrap, left in place on purpose (other stacks may use it); `null` when the
+    /// account and region have none.
+    pub bootstrap: Option<KeptBootstrap>,
     /// macOS: dedicated hosts stay allocated until released by hand (said whenever the stack
     /// is gone: an earlier destroy may have left them).
     pub hosts_to_release: bool,
 }
 
+/// What `destroy` leaves in place that is not the stack's, as it exists: named exactly, so
+/// that the report never mentions something that is not there.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeftInPlace {
+    /// The agent token parameter, when it exists (or could not be checked).
+    pub token_parameter: Option<String>,
+    /// The bootstrap found in the account and region, if any.
+    pub bootstrap: Option<KeptBootstrap>,
+}
+
+/// A bootstrap left in place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeptBootstrap {
+    /// `agent-aws-stack` (our `agent-aws-stack-bootstrap` stack) or `cdk` (`cdk bootstrap`).
+    pub kind: &'static str,
+    /// The assets bucket.
+    pub bucket: String,
+    /// The execution role, when the bootstrap has one.
+    pub execution_role: Option<String>,
+}
+
+impl KeptBootstrap {
+    /// The report's view of a bootstrap found.
+    pub fn of(found: &crate::bootstrap::Bootstrap) -> KeptBootstrap {
+        KeptBootstrap {
+            kind: match found.kind {
+                crate::bootstrap::BootstrapKind::Own => "agent-aws-stack",
+                crate::bootstrap::BootstrapKind::Cdk(_) => "cdk",
+            },
+            bucket: found.bucket.clone(),
+            execution_role: found.execution_role.clone(),
+        }
+    }
+}
+
+impl fmt::Display for KeptBootstrap {
+    /// `the bootstrap stack agent-aws-stack-bootstrap (bucket B, no execution role)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            "cdk" => f.write_str("CDK's bootstrap")?,
+            _ => write!(
+                f,
+                "the bootstrap stack {}",
+                crate::bootstrap::BOOTSTRAP_STACK
+            )?,
+        }
+        write!(f, " (bucket {}, ", self.bucket)?;
+        match &self.execution_role {
+            Some(role) => write!(f, "execution role {role})"),
+            None => f.write_str("no execution role)"),
+        }
+    }
+}
+
 impl DestroyReport {
     /// The report of a destroy of `stack` in `account`/`region` that ended with `result`.
-    /// `token_parameter` and `macos` are for the notes on what stays.
+    /// `left` and `macos` are for the notes on what stays.
     pub fn new(
         stack: &str,
         account: &str,
         region: &str,
         result: &Result<DestroyOutcome, DeployError>,
-        token_parameter: &str,
+        left: LeftInPlace,
         macos: bool,
     ) -> DestroyReport {
         let mut report = DestroyReport {
@@ -380,7 +447,8 @@ impl DestroyReport {
             retained: Vec::new(),
             failed_resources: Vec::new(),
             error: None,
-            token_parameter: token_parameter.to_owned(),
+            token_parameter: left.token_parameter,
+            bootstrap: left.bootstrap,
             hosts_to_release: false,
         };
         match result {
@@ -445,11 +513,19 @@ impl fmt::Display for DestroyReport {
                 self.region
             )?;
         }
-        write!(
-            f,
-            "Left in place on purpose: the agent token parameter {} and the bootstrap (bucket and role).",
-            self.token_parameter
-        )
+        let mut kept = Vec::new();
+        if let Some(name) = &self.token_parameter {
+            kept.push(format!("the agent token parameter {name}"));
+        }
+        if let Some(bootstrap) = &self.bootstrap {
+            kept.push(bootstrap.to_string());
+        }
+        if kept.is_empty() {
+            return f.write_str(
+                "Nothing else was left in place: there is no agent token parameter and no bootstrap.",
+            );
+        }
+        write!(f, "Left in place on purpose: {}.", kept.join(" and "))
     }
 }
 
@@ -524,6 +600,35 @@ mod tests {
     }
 
     #[test]
+    fn r16_a_deploy_refused_for_want_of_approval_lists_the_security_changes_in_json() {
+        let diff = crate::diff::compare(
+            &json!({}),
+            &json!({"Resources": {"Sg": {"Type": "AWS::EC2::SecurityGroup", "Properties": {
+                "SecurityGroupIngress": [{"CidrIp": "0.0.0.0/0", "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22}]
+            }}}}),
+        );
+        let result: Result<DeployOutcome, DeployError> = Err(DeployError::ApprovalRequired {
+            subject: ApprovalSubject::Broadening {
+                security: diff.security,
+            },
+            cause: crate::progress::NoAnswer::NoTerminal,
+        });
+        let json = serde_json::to_value(DeployReport::new("s", &result)).expect("json");
+        assert_eq!(json["security_broadening"], true);
+        assert_eq!(
+            json["security"]["security_group_rules"],
+            json!([{"change": "add", "holder": "Sg", "group": "${Sg.GroupId}", "direction": "In",
+                    "protocol": "TCP 22", "peer": "Everyone (IPv4)", "description": null}])
+        );
+        assert!(
+            json["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("(1 grant(s) added)")),
+            "{json}"
+        );
+    }
+
+    #[test]
     fn a_rolled_back_deploy_lists_its_failed_resources_in_json() {
         let result: Result<DeployOutcome, DeployError> = Err(DeployError::Failed {
             stack: "s".into(),
@@ -579,12 +684,70 @@ mod tests {
         );
     }
 
+    fn left(token: Option<&str>, bootstrap: Option<KeptBootstrap>) -> LeftInPlace {
+        LeftInPlace {
+            token_parameter: token.map(str::to_owned),
+            bootstrap,
+        }
+    }
+
+    #[test]
+    fn r16_destroy_names_exactly_what_it_left_in_place() {
+        let ours = |role: Option<&str>| KeptBootstrap {
+            kind: "agent-aws-stack",
+            bucket: "b".into(),
+            execution_role: role.map(str::to_owned),
+        };
+        let cases = [
+            (
+                "a token and our bootstrap without a role",
+                left(Some("/t"), Some(ours(None))),
+                "Left in place on purpose: the agent token parameter /t and the bootstrap stack agent-aws-stack-bootstrap (bucket b, no execution role).",
+            ),
+            (
+                "our bootstrap with a role, no token",
+                left(None, Some(ours(Some("arn:r")))),
+                "Left in place on purpose: the bootstrap stack agent-aws-stack-bootstrap (bucket b, execution role arn:r).",
+            ),
+            (
+                "CDK's bootstrap",
+                left(
+                    Some("/t"),
+                    Some(KeptBootstrap {
+                        kind: "cdk",
+                        bucket: "b".into(),
+                        execution_role: Some("arn:cdk".into()),
+                    }),
+                ),
+                "Left in place on purpose: the agent token parameter /t and CDK's bootstrap (bucket b, execution role arn:cdk).",
+            ),
+            (
+                "nothing",
+                left(None, None),
+                "Nothing else was left in place: there is no agent token parameter and no bootstrap.",
+            ),
+        ];
+        for (name, left, expected) in cases {
+            let report =
+                DestroyReport::new("s", "1", "r", &Ok(DestroyOutcome::Absent), left, false);
+            let text = report.to_string();
+            assert_eq!(text.lines().last(), Some(expected), "{name}");
+        }
+    }
+
     #[test]
     fn destroy_reports() {
-        let gone = DestroyReport::new("s", "1", "r", &Ok(DestroyOutcome::Absent), "/t", false);
+        let gone = DestroyReport::new(
+            "s",
+            "1",
+            "r",
+            &Ok(DestroyOutcome::Absent),
+            left(Some("/t"), None),
+            false,
+        );
         assert_eq!(
             gone.to_string(),
-            "✅ s: no such stack in 1/r; nothing to delete\nLeft in place on purpose: the agent token parameter /t and the bootstrap (bucket and role)."
+            "✅ s: no such stack in 1/r; nothing to delete\nLeft in place on purpose: the agent token parameter /t."
         );
         assert_eq!(
             serde_json::to_value(&gone).expect("json")["verdict"],
@@ -597,12 +760,19 @@ mod tests {
             &Ok(DestroyOutcome::Deleted {
                 retained: vec![("Hosts".into(), "AWS::ResourceGroups::Group".into())],
             }),
-            "/t",
+            left(Some("/t"), None),
             true,
         );
         let text = kept.to_string();
         assert!(text.starts_with("kept Hosts (AWS::ResourceGroups::Group): CloudFormation could not delete it\n✅ s: deleted\nmacOS: "), "{text}");
-        let failed = DestroyReport::new("s", "1", "r", &Err(DeployError::Declined), "/t", false);
+        let failed = DestroyReport::new(
+            "s",
+            "1",
+            "r",
+            &Err(DeployError::Declined),
+            left(Some("/t"), None),
+            false,
+        );
         assert_eq!(failed.to_string(), "❌ s: destroy failed");
         assert!(!failed.is_success());
     }
@@ -703,7 +873,14 @@ mod tests {
             &Ok(DestroyOutcome::Deleted {
                 retained: vec![("H".into(), "AWS::EC2::Host".into())],
             }),
-            "/t",
+            left(
+                Some("/t"),
+                Some(KeptBootstrap {
+                    kind: "agent-aws-stack",
+                    bucket: "b".into(),
+                    execution_role: None,
+                }),
+            ),
             false,
         );
         fn json<T: Serialize>(report: &T) -> serde_json::Value {

@@ -89,9 +89,12 @@ pub fn run(args: BootstrapArgs) -> Result<()> {
                 execution_role,
                 policies_ignored,
             } => {
+                let role = match execution_role.as_deref() {
+                    Some(role) => format!("execution role {role}"),
+                    None => "no execution role".to_owned(),
+                };
                 println!(
-                    "✅ {account}/{region}: already bootstrapped by CDK (version {version}); deploy reuses bucket {bucket} and role {}",
-                    execution_role.as_deref().unwrap_or("-")
+                    "✅ {account}/{region}: already bootstrapped by CDK (version {version}); deploy reuses bucket {bucket} and {role}"
                 );
                 if policies_ignored {
                     eprintln!(

@@ -26,7 +26,7 @@ struct Entry<'a> {
 
 /// Prints every parameter; fails (after printing) when the configuration is invalid.
 pub fn run(args: ConfigArgs) -> Result<()> {
-    let raw = super::load_raw(args.config.path())?;
+    let raw = super::load_raw(&args.config)?;
     let resolved = raw.resolved();
     let entries: Vec<Entry<'_>> = resolved
         .iter()

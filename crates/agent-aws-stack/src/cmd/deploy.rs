@@ -95,7 +95,7 @@ async fn require_bootstrap(
 
 /// Runs `deploy`.
 pub fn run(args: DeployArgs) -> Result<()> {
-    let raw = super::load_raw(args.config.path())?;
+    let raw = super::load_raw(&args.config)?;
     let config = super::validate(&raw)?;
     super::runtime()?.block_on(async {
         let (synthesis, stacks, storage) = super::synthesized(&config, &args.source).await?;

@@ -6,7 +6,8 @@ use clap::Args;
 use stack_config::AgentOs;
 use stack_deploy::aws::{AwsFleet, AwsStacks, AwsStorage};
 use stack_deploy::bootstrap;
-use stack_deploy::{DestroyReport, DestroyRequest, Engine, Timing};
+use stack_deploy::cloud::Storage as _;
+use stack_deploy::{DestroyReport, DestroyRequest, Engine, KeptBootstrap, LeftInPlace, Timing};
 
 use super::ui::TermUi;
 use crate::target::{Target, TargetArgs};
@@ -34,7 +35,7 @@ pub struct DestroyArgs {
 
 /// Runs `destroy`.
 pub fn run(args: DestroyArgs) -> Result<()> {
-    let raw = super::load_raw(args.config.path())?;
+    let raw = super::load_raw(&args.config)?;
     let config = super::validate(&raw)?;
     super::runtime()?.block_on(async {
         // The same account and region `deploy` would use.
@@ -44,9 +45,8 @@ pub fn run(args: DestroyArgs) -> Result<()> {
         let sdk = target.sdk().await;
         let stacks = AwsStacks::new(&sdk);
         let storage = AwsStorage::new(&sdk);
-        let role = bootstrap::find(&stacks, &storage, &account, &region)
-            .await?
-            .and_then(|b| b.execution_role);
+        let found = bootstrap::find(&stacks, &storage, &account, &region).await?;
+        let role = found.as_ref().and_then(|b| b.execution_role.clone());
         let request = DestroyRequest {
             stack_name: config.stack_name.clone(),
             role_arn: role,
@@ -58,15 +58,32 @@ pub fn run(args: DestroyArgs) -> Result<()> {
         let outcome = Engine::new(&stacks, &mut ui, Timing::default())
             .destroy(&request, &fleet)
             .await;
+        let left = LeftInPlace {
+            token_parameter: token_parameter(&storage, &config.token_parameter_name).await,
+            bootstrap: found.as_ref().map(KeptBootstrap::of),
+        };
         let report = DestroyReport::new(
             &config.stack_name,
             &account,
             &region,
             &outcome,
-            &config.token_parameter_name,
+            left,
             config.os == AgentOs::MacOs,
         );
         super::print_result(&report, args.json, false)?;
         outcome.map(|_| ()).map_err(Into::into)
     })
+}
+
+/// The token parameter's name when it exists, so the report names only what is there; also
+/// when it cannot be checked (said on stderr), since it may well exist. Its value is never
+/// read back decrypted nor shown.
+async fn token_parameter(storage: &AwsStorage, name: &str) -> Option<String> {
+    match storage.parameter(name).await {
+        Ok(found) => found.map(|_| name.to_owned()),
+        Err(failure) => {
+            eprintln!("warning: could not check the agent token parameter {name}: {failure}");
+            Some(name.to_owned())
+        }
+    }
 }

@@ -29,7 +29,7 @@ pub struct DiffArgs {
 
 /// Runs `diff`; `Ok(true)` when the stack differs from the template.
 pub fn run(args: DiffArgs) -> Result<bool> {
-    let raw = super::load_raw(args.config.path())?;
+    let raw = super::load_raw(&args.config)?;
     let config = super::validate(&raw)?;
     super::runtime()?.block_on(async {
         let (synthesis, stacks, storage) = super::synthesized(&config, &args.source).await?;

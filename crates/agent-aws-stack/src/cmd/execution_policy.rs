@@ -17,7 +17,7 @@ pub struct ExecutionPolicyArgs {
 /// Prints the IAM policy CloudFormation needs for this stack (for
 /// `bootstrap --cloudformation-execution-policies`).
 pub fn run(args: ExecutionPolicyArgs) -> Result<()> {
-    let raw = super::load_raw(args.config.path())?;
+    let raw = super::load_raw(&args.config)?;
     let config = super::validate(&raw)?;
     let document = stack_deploy::execution_policy::document(&config.stack_name, &args.partition);
     print!("{}", stack_template::model::to_pretty_json(&document));

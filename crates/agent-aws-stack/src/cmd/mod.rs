@@ -27,12 +27,17 @@ use stack_deploy::aws::{AwsStacks, AwsStorage};
 use crate::target::Target;
 use synth::{SynthSource, Synthesis, synthesize};
 
-/// `--config`, for the commands that read the configuration.
+/// `--config` and `--strict`, for the commands that read the configuration.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct ConfigArg {
     /// JSON configuration file (wins over SEMAPHORE_AGENT_STACK_CONFIG).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+
+    /// Fail, doing nothing, when the config file has a key that is not a stack parameter or
+    /// a SEMAPHORE_* variable looks like a misspelt one (otherwise a warning).
+    #[arg(long)]
+    strict: bool,
 }
 
 impl ConfigArg {
@@ -43,10 +48,11 @@ impl ConfigArg {
 }
 
 /// Reads the raw configuration from `--config` or `SEMAPHORE_AGENT_STACK_CONFIG` and the
-/// process environment, telling the user on stderr which file (if any) is used.
-pub fn load_raw(config_flag: Option<&Path>) -> Result<RawConfig> {
+/// process environment, telling the user on stderr which file (if any) is used and which
+/// names are ignored (an error with `--strict`).
+pub fn load_raw(args: &ConfigArg) -> Result<RawConfig> {
     let raw = RawConfig::load(
-        config_flag,
+        args.path(),
         std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
     )?;
@@ -54,7 +60,27 @@ pub fn load_raw(config_flag: Option<&Path>) -> Result<RawConfig> {
         Some(path) => eprintln!("==> Using config file at {}", path.display()),
         None => eprintln!("==> No config file specified. Using environment variables"),
     }
+    check_unknown(raw.unknown(), args.strict)?;
     Ok(raw)
+}
+
+/// Warns about each ignored name, or with `strict` refuses them all at once.
+fn check_unknown(unknown: &[stack_config::UnknownKey], strict: bool) -> Result<()> {
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    if !strict {
+        for key in unknown {
+            eprintln!("warning: {key}");
+        }
+        return Ok(());
+    }
+    let list: Vec<String> = unknown.iter().map(|k| format!("\n  - {k}")).collect();
+    anyhow::bail!(
+        "--strict: {} name(s) in the configuration are not stack parameters; nothing was done:{}",
+        unknown.len(),
+        list.concat()
+    )
 }
 
 /// The single-threaded async runtime every command runs its AWS calls on.
@@ -103,14 +129,16 @@ pub struct JsonArg {
 }
 
 /// Prints a command's result on stdout: its JSON document with `--json`, else its text
-/// (`{:#}`, coloured, when `colors`).
+/// (`{:#}`, coloured, when `colors`; formatted with stdout's width, which the diff's
+/// security tables fit in).
 pub fn print_result<T: Serialize + Display>(result: &T, json: JsonArg, colors: bool) -> Result<()> {
+    let width = ui::stdout_width();
     let text = if json.json {
         serde_json::to_string_pretty(result).context("failed to write the result as JSON")?
     } else if colors {
-        format!("{result:#}")
+        format!("{result:#width$}")
     } else {
-        result.to_string()
+        format!("{result:width$}")
     };
     let mut out = std::io::stdout().lock();
     writeln!(out, "{text}").context("failed to write the result to stdout")?;

@@ -65,7 +65,7 @@ pub struct Synthesis {
 
 /// Runs `synth`.
 pub fn run(args: SynthArgs) -> Result<()> {
-    let raw = super::load_raw(args.config.path())?;
+    let raw = super::load_raw(&args.config)?;
     let config = super::validate(&raw)?;
     let runtime = super::runtime()?;
     let synthesis = runtime.block_on(async {

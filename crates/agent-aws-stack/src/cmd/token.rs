@@ -48,7 +48,7 @@ fn read_token() -> Result<String> {
 /// Stores the agent token as the SecureString parameter SEMAPHORE_AGENT_TOKEN_PARAMETER_NAME,
 /// encrypted with SEMAPHORE_AGENT_TOKEN_KMS_KEY (else AWS's `alias/aws/ssm`).
 pub fn run(args: TokenArgs) -> Result<()> {
-    let raw = super::load_raw(args.config.path())?;
+    let raw = super::load_raw(&args.config)?;
     let config = super::validate(&raw)?;
     let token = read_token()?;
     let name = config.token_parameter_name.clone();

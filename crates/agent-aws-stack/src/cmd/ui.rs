@@ -15,6 +15,7 @@ use stack_deploy::{Confirm, DeployEvent, NoAnswer, Progress, Question};
 pub struct TermUi {
     tty: bool,
     colors: bool,
+    width: usize,
     bar: Option<ProgressBar>,
     done: BTreeSet<String>,
 }
@@ -26,6 +27,7 @@ impl TermUi {
         TermUi {
             tty: std::io::stderr().is_terminal(),
             colors: console::colors_enabled_stderr(),
+            width: stderr_width(),
             bar: None,
             done: BTreeSet::new(),
         }
@@ -115,6 +117,27 @@ impl TermUi {
     }
 }
 
+/// Columns the security tables fit in on stderr: the terminal's width, else
+/// [`stack_deploy::render::DEFAULT_WIDTH`].
+pub fn stderr_width() -> usize {
+    terminal_width(&console::Term::stderr())
+}
+
+/// Columns the security tables fit in on stdout (`diff`).
+pub fn stdout_width() -> usize {
+    terminal_width(&console::Term::stdout())
+}
+
+fn terminal_width(term: &console::Term) -> usize {
+    if !term.is_term() {
+        return stack_deploy::render::DEFAULT_WIDTH;
+    }
+    match term.size_checked() {
+        Some((_, columns)) if columns >= 40 => usize::from(columns),
+        _ => stack_deploy::render::DEFAULT_WIDTH,
+    }
+}
+
 /// `HH:MM:SS` (UTC) of an epoch time.
 fn clock(epoch: f64) -> String {
     let secs = epoch as u64 % 86_400;
@@ -175,7 +198,9 @@ impl Progress for TermUi {
     fn report(&mut self, event: DeployEvent<'_>) {
         match event {
             DeployEvent::ChangeSetReady { stack, changes } => {
-                for line in stack_deploy::render::diff_lines(stack, changes, self.colors) {
+                for line in
+                    stack_deploy::render::diff_lines(stack, changes, self.colors, self.width)
+                {
                     self.line(&line);
                 }
             }
