@@ -2,8 +2,8 @@
 //! hub: registration, jobs with their logs, a stop, idle and job-finished shutdowns, an
 //! interruption, and a hub restarted in the middle of a job.
 //!
-//! The hub never depends on the agent: these tests run the agent's binary, built from the
-//! workspace by `cargo build -p semaphore-agent` when a test starts (quick when it is fresh).
+//! The hub never depends on the agent: these tests run the agent's binary from the workspace's
+//! target directory (see `agent_binary`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -16,29 +16,33 @@ use serde_json::Value;
 
 use crate::support::{TestHub, settings, start_on};
 
-/// The agent binary of this workspace, built once per test process.
+/// The agent binary from this workspace's target directory, where `cargo test --workspace`
+/// (and so `scripts/test.sh`) builds it; built here with `cargo build -p semaphore-agent` only
+/// when missing. After changing the agent, run the workspace's tests (or build it) so that
+/// these tests do not run an older build.
 fn agent_binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args([
-                "build",
-                "-q",
-                "-p",
-                "semaphore-agent",
-                "--bin",
-                "semaphore-agent",
-            ])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("run cargo build for the agent");
-        assert!(status.success(), "cargo build -p semaphore-agent failed");
         // tests run from <target>/<profile>/deps/<test binary>
         let exe = std::env::current_exe().expect("test binary path");
         let profile_dir = exe.parent().and_then(Path::parent).expect("target dir");
         let binary = profile_dir.join("semaphore-agent");
-        assert!(binary.exists(), "no agent at {}", binary.display());
+        if !binary.exists() {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let status = Command::new(cargo)
+                .args([
+                    "build",
+                    "-q",
+                    "-p",
+                    "semaphore-agent",
+                    "--bin",
+                    "semaphore-agent",
+                ])
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .status()
+                .expect("run cargo build for the agent");
+            assert!(status.success(), "cargo build -p semaphore-agent failed");
+        }
         binary
     })
 }
