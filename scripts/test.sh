@@ -40,7 +40,8 @@ unset AWS_PROFILE AWS_SESSION_TOKEN || true
 
 echo "==> the agent built as the images build it (--profile image), for its 1 GB streaming test"
 cargo build -q --profile image -p semaphore-agent
-OPTIMIZED_AGENT_BINARY="$(cargo metadata --format-version 1 --no-deps | "$VENV/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')/image/semaphore-agent"
+target_dir="$(cargo metadata --format-version 1 --no-deps | "$VENV/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
+OPTIMIZED_AGENT_BINARY="$target_dir/image/semaphore-agent"
 export OPTIMIZED_AGENT_BINARY
 
 echo "==> cargo test (moto_server on 127.0.0.1:$port, pid $moto_pid)"
@@ -51,12 +52,16 @@ else
   cargo test --workspace
 fi
 
+# The CLI as the workspace's tests just built it (`cargo run -p agent-aws-stack` would build it
+# again with the package's own feature set, minutes of AWS SDK compilation for nothing).
+cli="$target_dir/debug/agent-aws-stack"
+
 echo "==> cfn-lint on every golden template"
 # W3010 (hard-coded availability zones) is ignored on purpose: like the original's, these
 # templates are account- and region-specific, and their zones come from the account's lookup
 # or from SEMAPHORE_AGENT_AZS.
 example=$(mktemp --suffix=.json)
-cargo run -q -p agent-aws-stack -- synth --config examples/linux/config.json \
+"$cli" synth --config examples/linux/config.json \
   --context examples/linux/cdk.context.json --github-keys examples/linux/gh_ssh_keys.json \
   --account 123456789012 --region us-east-1 --no-lookups > "$example"
 "$VENV/bin/cfn-lint" --ignore-checks W3010 -- tests/fixtures/synth/*/template.json "$example"
@@ -73,9 +78,9 @@ rm -f "$checkov_report"
 echo "==> cfn-lint on the bootstrap template, with and without an execution role"
 bootstrap_with=$(mktemp --suffix=.json)
 bootstrap_without=$(mktemp --suffix=.json)
-cargo run -q -p agent-aws-stack -- bootstrap aws://123456789012/us-east-1 --show-template \
+"$cli" bootstrap aws://123456789012/us-east-1 --show-template \
   --cloudformation-execution-policies arn:aws:iam::aws:policy/AdministratorAccess > "$bootstrap_with"
-cargo run -q -p agent-aws-stack -- bootstrap aws://123456789012/eu-west-1 --show-template > "$bootstrap_without"
+"$cli" bootstrap aws://123456789012/eu-west-1 --show-template > "$bootstrap_without"
 "$VENV/bin/cfn-lint" -- "$bootstrap_with" "$bootstrap_without"
 rm -f "$example" "$bootstrap_with" "$bootstrap_without"
 

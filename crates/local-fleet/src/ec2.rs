@@ -23,6 +23,11 @@ pub enum FleetEvent {
     Terminated(String),
     /// It powered itself off; it was terminated in the group so that it is replaced.
     PoweredOff(String),
+    /// It was marked unhealthy (a failed boot); it was terminated in the group so that it is
+    /// replaced, as Auto Scaling replaces unhealthy instances (moto does not).
+    Unhealthy(String),
+    /// It was killed without warning (a hardware failure); the group replaces it.
+    Killed(String),
 }
 
 /// The stand-in's state.
@@ -83,6 +88,21 @@ impl Ec2StandIn {
                 ))
             })
             .collect();
+        // One unhealthy instance per look: the group's list changes with its replacement.
+        let unhealthy = group
+            .instances()
+            .iter()
+            .find(|i| i.health_status() == Some("Unhealthy"))
+            .and_then(|i| i.instance_id())
+            .map(str::to_owned);
+        if let Some(id) = unhealthy {
+            if let Some(mut instance) = self.instances.remove(&id) {
+                instance.terminate();
+            }
+            self.replace(&id).await?;
+            self.record(FleetEvent::Unhealthy(id));
+            return Ok(());
+        }
 
         let gone: Vec<String> = self
             .instances
@@ -122,15 +142,32 @@ impl Ec2StandIn {
             if let Some(mut instance) = self.instances.remove(&id) {
                 instance.terminate();
             }
-            self.asg
-                .terminate_instance_in_auto_scaling_group()
-                .instance_id(&id)
-                .should_decrement_desired_capacity(false)
-                .send()
-                .await
-                .with_context(|| format!("cannot terminate {id} in the group"))?;
+            self.replace(&id).await?;
             self.record(FleetEvent::PoweredOff(id));
         }
+        Ok(())
+    }
+
+    /// Terminates an instance in its group without decrement: the group launches another.
+    async fn replace(&self, id: &str) -> Result<()> {
+        self.asg
+            .terminate_instance_in_auto_scaling_group()
+            .instance_id(id)
+            .should_decrement_desired_capacity(false)
+            .send()
+            .await
+            .with_context(|| format!("cannot terminate {id} in the group"))?;
+        Ok(())
+    }
+
+    /// Kills an instance without warning, as a hardware failure would: its processes end at
+    /// once (the agent cannot tell the hub), and the group replaces it.
+    pub async fn kill(&mut self, id: &str) -> Result<()> {
+        if let Some(mut instance) = self.instances.remove(id) {
+            instance.terminate();
+        }
+        self.replace(id).await?;
+        self.record(FleetEvent::Killed(id.to_owned()));
         Ok(())
     }
 

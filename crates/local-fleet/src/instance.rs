@@ -33,6 +33,8 @@ pub struct InstanceSpec {
     pub boot_delay: Duration,
     /// Extra flags for `semaphore-agent start` (`--no-https` for a local hub).
     pub agent_flags: Vec<String>,
+    /// Extra flags for `agent-instance boot` (`--attempts`, `--pause-ms`).
+    pub boot_flags: Vec<String>,
 }
 
 /// A running local instance.
@@ -102,10 +104,11 @@ impl LocalInstance {
         write_script(
             &dir.join("user-data"),
             &format!(
-                "{env}exec '{}' {layout} --start-command '{}' boot '{}' >> '{}/boot.out' 2>&1\n",
+                "{env}exec '{}' {layout} --start-command '{}' boot '{}' {} >> '{}/boot.out' 2>&1\n",
                 spec.agent_instance.display(),
                 dir.join("start-agent").display(),
                 spec.config_parameter,
+                spec.boot_flags.join(" "),
                 dir.display()
             ),
         )?;

@@ -3,14 +3,18 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use agent_protocol::{Command as JobCommand, JobRequest, JobResult, Secret};
+use aws_config::SdkConfig;
 use aws_test_support::{create_group, moto, put_parameter, unique};
 use local_fleet::ec2::{Ec2StandIn, FleetEvent};
 use local_fleet::instance::InstanceSpec;
 use local_fleet::scaler::run_scaler;
-use scaler_tick::{GroupSelector, Overprovision, Settings};
-use semaphore_hub::records::{JobState, SubmitJob};
-use semaphore_hub::{Hub, HubSettings};
+use scaler_tick::{GroupSelector, Overprovision, Settings, TickReport};
+use semaphore_hub::client::Client;
+use semaphore_hub::records::{JobRecord, JobState, SubmitJob};
+use semaphore_hub::{Hub, HubHandle, HubSettings};
 use stack_contract::AgentParameters;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
 
 /// `agent-instance` and `semaphore-agent` from this workspace's target directory, where
 /// `cargo test --workspace` (and so `scripts/test.sh`) builds them; built here with `cargo
@@ -50,168 +54,353 @@ fn binaries() -> &'static (PathBuf, PathBuf) {
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn queued_jobs_raise_the_group_run_on_local_instances_and_the_group_shrinks_back() {
-    let Some(sdk) = moto("local_fleet").await else {
-        return;
-    };
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let (agent_instance, agent) = binaries().clone();
-    let dir = tempfile::tempdir().expect("tempdir");
+const SSH_KEYS: &str =
+    r#"["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"]"#;
 
-    let api = Secret::new("fleet-api-token");
-    let mut hub_settings = HubSettings::new("");
-    hub_settings.next_sync_after_ms = 300;
-    let hub = Hub::start(
-        "127.0.0.1:0".parse().expect("addr"),
-        &dir.path().join("hub.db"),
-        hub_settings,
-        &api,
-    )
-    .await
-    .expect("hub");
-    let client = semaphore_hub::client::Client::new(&hub.url, api).expect("client");
-    let registration = client
-        .create_agent_type("fleet")
+/// A fleet on moto: a hub in process, the stack's parameters, a group of at most `max`
+/// instances, the EC2 stand-in and the scaler ticking every second.
+struct Fleet {
+    sdk: SdkConfig,
+    _dir: tempfile::TempDir,
+    hub: HubHandle,
+    client: Client,
+    registration: Secret,
+    instance_token_parameter: String,
+    stand_in: Ec2StandIn,
+    stop: watch::Sender<bool>,
+    scaler: JoinHandle<()>,
+    reports: mpsc::UnboundedReceiver<TickReport>,
+    started: Instant,
+}
+
+struct Options {
+    max: i32,
+    agent_lost_after_secs: i64,
+    /// The instances read their token from a parameter that does not exist yet.
+    instance_token_missing: bool,
+    boot_flags: Vec<String>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            max: 2,
+            agent_lost_after_secs: 60,
+            instance_token_missing: false,
+            boot_flags: vec![],
+        }
+    }
+}
+
+impl Fleet {
+    async fn start(test: &str, options: Options) -> Option<Fleet> {
+        let sdk = moto(test).await?;
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let (agent_instance, agent) = binaries().clone();
+        let dir = tempfile::tempdir().expect("tempdir");
+
+        let api = Secret::new("fleet-api-token");
+        let mut hub_settings = HubSettings::new("");
+        hub_settings.next_sync_after_ms = 300;
+        hub_settings.agent_lost_after_secs = options.agent_lost_after_secs;
+        hub_settings.sweep_every_ms = 200;
+        let hub = Hub::start(
+            "127.0.0.1:0".parse().expect("addr"),
+            &dir.path().join("hub.db"),
+            hub_settings,
+            &api,
+        )
         .await
-        .expect("type")
-        .registration_token;
+        .expect("hub");
+        let client = Client::new(&hub.url, api).expect("client");
+        let registration = client
+            .create_agent_type("fleet")
+            .await
+            .expect("type")
+            .registration_token;
 
-    let stack = unique("fleet");
-    let group = format!("{stack}-asg");
-    let token_parameter = format!("/semaphore/{stack}/token");
-    let ssh_keys_parameter = format!("{stack}-ssh-public-keys");
-    let config_parameter = format!("{stack}-config");
-    put_parameter(&sdk, &token_parameter, registration.expose(), true).await;
-    put_parameter(
-        &sdk,
-        &ssh_keys_parameter,
-        r#"["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"]"#,
-        false,
-    )
-    .await;
-    let params = AgentParameters {
-        endpoint: hub.addr.to_string(),
-        token_parameter: token_parameter.clone(),
-        ssh_keys_parameter,
-        disconnect_after_job: false,
-        disconnect_after_idle_timeout_secs: 3,
-        env_vars: vec![],
-        use_pre_signed_url: false,
-    };
-    put_parameter(&sdk, &config_parameter, &params.to_json(), false).await;
-    create_group(&sdk, &group, (0, 2, 0), Some(&stack)).await;
+        let stack = unique("fleet");
+        let group = format!("{stack}-asg");
+        let token_parameter = format!("/semaphore/{stack}/token");
+        let ssh_keys_parameter = format!("{stack}-ssh-public-keys");
+        let config_parameter = format!("{stack}-config");
+        put_parameter(&sdk, &token_parameter, registration.expose(), true).await;
+        let instance_token_parameter = if options.instance_token_missing {
+            format!("{token_parameter}-for-instances")
+        } else {
+            token_parameter.clone()
+        };
+        put_parameter(&sdk, &ssh_keys_parameter, SSH_KEYS, false).await;
+        let params = AgentParameters {
+            endpoint: hub.addr.to_string(),
+            token_parameter: instance_token_parameter.clone(),
+            ssh_keys_parameter,
+            disconnect_after_job: false,
+            disconnect_after_idle_timeout_secs: 3,
+            env_vars: vec![],
+            use_pre_signed_url: false,
+        };
+        put_parameter(&sdk, &config_parameter, &params.to_json(), false).await;
+        create_group(&sdk, &group, (0, options.max, 0), Some(&stack)).await;
 
-    let mut ids = Vec::new();
-    for i in 0..4 {
+        let spec = InstanceSpec {
+            work_dir: dir.path().join("instances"),
+            agent_instance,
+            agent,
+            config_parameter,
+            aws_endpoint: std::env::var("AWS_ENDPOINT_URL").expect("moto endpoint"),
+            region: "us-east-1".into(),
+            boot_delay: Duration::ZERO,
+            agent_flags: vec!["--no-https".into()],
+            boot_flags: options.boot_flags,
+        };
+        let stand_in = Ec2StandIn::new(aws_sdk_autoscaling::Client::new(&sdk), &group, spec);
+        let settings = Settings {
+            token_parameter: token_parameter.clone(),
+            stack_name: stack,
+            metrics_url: format!("{}{}", hub.url, agent_protocol::hub_api::METRICS_PATH),
+            overprovision: Overprovision::None,
+            group: GroupSelector::Name(group),
+        };
+        let (stop, stopped) = watch::channel(false);
+        let (reports_tx, reports) = mpsc::unbounded_channel();
+        let scaler_sdk = sdk.clone();
+        let scaler = tokio::spawn(async move {
+            run_scaler(
+                settings,
+                &scaler_sdk,
+                Duration::from_secs(1),
+                stopped,
+                reports_tx,
+            )
+            .await;
+        });
+        Some(Fleet {
+            sdk,
+            _dir: dir,
+            hub,
+            client,
+            registration,
+            instance_token_parameter,
+            stand_in,
+            stop,
+            scaler,
+            reports,
+            started: Instant::now(),
+        })
+    }
+
+    async fn submit(&self, commands: &[&str]) -> String {
         let request = JobRequest {
-            commands: vec![
-                JobCommand::new(format!("echo job-{i} on $(hostname)")),
-                JobCommand::new("sleep 1"),
-            ],
+            commands: commands.iter().map(|c| JobCommand::new(*c)).collect(),
             ..JobRequest::default()
         };
-        ids.push(
-            client
-                .submit(&SubmitJob {
-                    agent_type: "fleet".into(),
-                    request,
-                    time_limit_secs: None,
-                })
-                .await
-                .expect("submit"),
-        );
+        self.client
+            .submit(&SubmitJob {
+                agent_type: "fleet".into(),
+                request,
+                time_limit_secs: None,
+            })
+            .await
+            .expect("submit")
     }
 
-    let spec = InstanceSpec {
-        work_dir: dir.path().join("instances"),
-        agent_instance,
-        agent,
-        config_parameter,
-        aws_endpoint: std::env::var("AWS_ENDPOINT_URL").expect("moto endpoint"),
-        region: "us-east-1".into(),
-        boot_delay: Duration::ZERO,
-        agent_flags: vec!["--no-https".into()],
-    };
-    let mut stand_in = Ec2StandIn::new(aws_sdk_autoscaling::Client::new(&sdk), &group, spec);
-    let settings = Settings {
-        token_parameter,
-        stack_name: stack.clone(),
-        metrics_url: format!("{}{}", hub.url, agent_protocol::hub_api::METRICS_PATH),
-        overprovision: Overprovision::None,
-        group: GroupSelector::Name(group.clone()),
-    };
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let (reports, mut tick_reports) = tokio::sync::mpsc::unbounded_channel();
-    let scaler_sdk = sdk.clone();
-    let scaler = tokio::spawn(async move {
-        run_scaler(
-            settings,
-            &scaler_sdk,
-            Duration::from_secs(1),
-            stopped,
-            reports,
+    async fn jobs(&self) -> Vec<JobRecord> {
+        self.client.jobs().await.expect("jobs")
+    }
+
+    /// Steps the stand-in until `done` holds for the jobs, for at most two minutes.
+    async fn run_until(&mut self, what: &str, done: impl Fn(&[JobRecord], &Ec2StandIn) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while Instant::now() < deadline {
+            self.stand_in.step().await.expect("stand-in step");
+            let jobs = self.jobs().await;
+            if done(&jobs, &self.stand_in) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("timed out waiting until {what}\n{}", self.summary().await);
+    }
+
+    /// Steps until every job finished and the group is back at 0 with no instance left.
+    async fn drain(&mut self) {
+        self.run_until(
+            "every job finished and the group is empty",
+            |jobs, stand_in| {
+                jobs.iter().all(|j| j.state == JobState::Finished)
+                    && stand_in.sizes.last().map(|(_, d)| *d) == Some(0)
+                    && stand_in.instances().next().is_none()
+            },
         )
         .await;
-    });
-
-    let started = Instant::now();
-    let mut finished_all = false;
-    while started.elapsed() < Duration::from_secs(120) {
-        stand_in.step().await.expect("stand-in step");
-        let jobs = client.jobs().await.expect("jobs");
-        finished_all = jobs.iter().all(|j| j.state == JobState::Finished);
-        let desired = stand_in.sizes.last().map(|(_, d)| *d);
-        if finished_all && desired == Some(0) && stand_in.instances().next().is_none() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let _ = stop.send(true);
-    let _ = scaler.await;
-    let mut errors = Vec::new();
-    while let Ok(report) = tick_reports.try_recv() {
-        if let Some(e) = report.error {
-            errors.push(e);
-        }
     }
 
-    let jobs = client.jobs().await.expect("jobs");
-    let summary = format!(
-        "jobs: {:?}\nsizes: {:?}\nevents: {:?}\nscaler errors: {errors:?}",
-        jobs.iter()
-            .map(|j| (&j.id, j.state, j.result, &j.reason))
-            .collect::<Vec<_>>(),
-        stand_in.sizes,
-        stand_in.events
-    );
-    eprintln!("{summary}");
-    eprintln!("{}", figures(&jobs, &stand_in.events));
-    assert!(finished_all, "{summary}");
+    async fn summary(&mut self) -> String {
+        let mut errors = Vec::new();
+        while let Ok(report) = self.reports.try_recv() {
+            if let Some(e) = report.error {
+                errors.push(e);
+            }
+        }
+        let jobs = self.jobs().await;
+        format!(
+            "after {:?}\njobs: {:?}\nsizes: {:?}\nevents: {:?}\nscaler errors: {errors:?}",
+            self.started.elapsed(),
+            jobs.iter()
+                .map(|j| (&j.id, j.state, j.result, &j.reason, &j.agent))
+                .collect::<Vec<_>>(),
+            self.stand_in.sizes,
+            self.stand_in.events
+        )
+    }
+
+    fn count(&self, kind: fn(&FleetEvent) -> bool) -> usize {
+        self.stand_in.events.iter().filter(|(_, e)| kind(e)).count()
+    }
+
+    async fn stop(mut self) -> String {
+        let _ = self.stop.send(true);
+        let summary = self.summary().await;
+        let _ = (&mut self.scaler).await;
+        self.stand_in.shutdown();
+        self.hub.stop().await;
+        summary
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn queued_jobs_raise_the_group_run_on_local_instances_and_the_group_shrinks_back() {
+    let Some(mut fleet) = Fleet::start("local_fleet", Options::default()).await else {
+        return;
+    };
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        let echo = format!("echo job-{i} on $(hostname)");
+        ids.push(fleet.submit(&[&echo, "sleep 1"]).await);
+    }
+    fleet.drain().await;
+    let jobs = fleet.jobs().await;
+    let summary = fleet.summary().await;
+    eprintln!("{summary}\n{}", figures(&jobs, &fleet.stand_in.events));
     for id in &ids {
-        let job = client.job(id).await.expect("job");
+        let job = fleet.client.job(id).await.expect("job");
         assert_eq!(job.result, Some(JobResult::Passed), "{summary}");
-        let log = client.job_log(id).await.expect("log");
+        let log = fleet.client.job_log(id).await.expect("log");
         assert!(log.contains("job-"), "{log}");
     }
-    let peak = stand_in.sizes.iter().map(|(_, d)| *d).max();
+    let peak = fleet.stand_in.sizes.iter().map(|(_, d)| *d).max();
     assert_eq!(peak, Some(2), "the group rose to its maximum: {summary}");
-    assert_eq!(stand_in.sizes.last().map(|(_, d)| *d), Some(0), "{summary}");
-    let launched = stand_in
-        .events
-        .iter()
-        .filter(|(_, e)| matches!(e, FleetEvent::Launched(_)))
-        .count();
-    assert!(launched >= 2, "{summary}");
-    hub.stop().await;
+    assert!(
+        fleet.count(|e| matches!(e, FleetEvent::Launched(_))) >= 2,
+        "{summary}"
+    );
+    fleet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_instance_killed_in_the_middle_of_a_job_fails_that_job_and_is_replaced() {
+    let options = Options {
+        max: 1,
+        agent_lost_after_secs: 3,
+        ..Options::default()
+    };
+    let Some(mut fleet) = Fleet::start("local_fleet_kill", options).await else {
+        return;
+    };
+    let doomed = fleet.submit(&["echo started", "sleep 60"]).await;
+    let doomed_id = doomed.clone();
+    fleet
+        .run_until("the long job started", move |jobs, _| {
+            jobs.iter()
+                .any(|j| j.id == doomed_id && j.state == JobState::Started)
+        })
+        .await;
+    let later = fleet.submit(&["echo after the failure"]).await;
+    let agent = fleet
+        .client
+        .job(&doomed)
+        .await
+        .expect("job")
+        .agent
+        .expect("agent");
+    // Agents are named `<instance id>__<random>` by the boot program.
+    let instance = agent.split("__").next().expect("instance id").to_owned();
+    assert!(fleet.stand_in.instance(&instance).is_some(), "{agent}");
+    fleet.stand_in.kill(&instance).await.expect("kill");
+    fleet.drain().await;
+    let summary = fleet.summary().await;
+    let failed = fleet.client.job(&doomed).await.expect("job");
+    assert_eq!(failed.result, Some(JobResult::Failed), "{summary}");
+    assert!(
+        failed
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("stopped syncing")),
+        "{summary}"
+    );
+    let next = fleet.client.job(&later).await.expect("job");
+    assert_eq!(next.result, Some(JobResult::Passed), "{summary}");
+    assert_ne!(
+        next.agent.as_deref(),
+        Some(agent.as_str()),
+        "another instance ran it"
+    );
+    assert_eq!(fleet.count(|e| matches!(e, FleetEvent::Killed(_))), 1);
+    assert!(
+        fleet.count(|e| matches!(e, FleetEvent::Launched(_))) >= 2,
+        "{summary}"
+    );
+    fleet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_boot_that_fails_marks_the_instance_unhealthy_and_it_is_replaced() {
+    let options = Options {
+        max: 1,
+        instance_token_missing: true,
+        boot_flags: vec![
+            "--attempts".into(),
+            "2".into(),
+            "--pause-ms".into(),
+            "100-200".into(),
+        ],
+        ..Options::default()
+    };
+    let Some(mut fleet) = Fleet::start("local_fleet_boot_fails", options).await else {
+        return;
+    };
+    let id = fleet.submit(&["echo finally"]).await;
+    fleet
+        .run_until("a failed boot was replaced", |_, stand_in| {
+            stand_in
+                .events
+                .iter()
+                .any(|(_, e)| matches!(e, FleetEvent::Unhealthy(_)))
+        })
+        .await;
+    // The token appears (someone ran `agent-aws-stack token`): the next boot succeeds.
+    put_parameter(
+        &fleet.sdk,
+        &fleet.instance_token_parameter,
+        fleet.registration.expose(),
+        true,
+    )
+    .await;
+    fleet.drain().await;
+    let summary = fleet.summary().await;
+    let job = fleet.client.job(&id).await.expect("job");
+    assert_eq!(job.result, Some(JobResult::Passed), "{summary}");
+    assert!(
+        fleet.count(|e| matches!(e, FleetEvent::Launched(_))) >= 2,
+        "{summary}"
+    );
+    fleet.stop().await;
 }
 
 /// Queue time (submitted → started) percentiles and instance-seconds per job-second, as the
 /// test output reports them. The hub keeps whole seconds.
-fn figures(
-    jobs: &[semaphore_hub::records::JobRecord],
-    events: &[(Duration, FleetEvent)],
-) -> String {
+fn figures(jobs: &[JobRecord], events: &[(Duration, FleetEvent)]) -> String {
     let mut queue: Vec<i64> = jobs
         .iter()
         .filter_map(|j| Some(j.started_at? - j.submitted_at))
@@ -232,7 +421,10 @@ fn figures(
             FleetEvent::Launched(id) => {
                 launched.insert(id.clone(), *at);
             }
-            FleetEvent::Terminated(id) | FleetEvent::PoweredOff(id) => {
+            FleetEvent::Terminated(id)
+            | FleetEvent::PoweredOff(id)
+            | FleetEvent::Unhealthy(id)
+            | FleetEvent::Killed(id) => {
                 if let Some(start) = launched.remove(id) {
                     instance_secs += (*at - start).as_secs_f64();
                 }
