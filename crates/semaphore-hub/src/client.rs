@@ -82,6 +82,11 @@ impl Client {
         self.post("/agent_types", Some(body)).await
     }
 
+    /// Gives an agent type a new registration token (the old one stops working).
+    pub async fn rotate_token(&self, name: &str) -> Result<AgentTypeCreated> {
+        self.post(&format!("/agent_types/{name}/token"), None).await
+    }
+
     /// Every agent type.
     pub async fn agent_types(&self) -> Result<Vec<AgentTypeRecord>> {
         self.get("/agent_types").await

@@ -136,6 +136,17 @@ enum AgentTypeCommand {
         #[command(flatten)]
         hub: HubArgs,
     },
+    /// Give an agent type a new registration token and print it; the old one stops working
+    /// (agents already registered carry on).
+    RotateToken {
+        /// The agent type.
+        name: String,
+        /// Print JSON (`name`, `registration_token`) instead of the token alone.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        hub: HubArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -230,6 +241,15 @@ async fn run(command: Command) -> Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&created)?);
             } else {
                 println!("{}", created.registration_token.expose());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::AgentType(AgentTypeCommand::RotateToken { name, json, hub }) => {
+            let rotated = hub.client()?.rotate_token(&name).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rotated)?);
+            } else {
+                println!("{}", rotated.registration_token.expose());
             }
             Ok(ExitCode::SUCCESS)
         }

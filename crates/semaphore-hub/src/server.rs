@@ -152,6 +152,10 @@ fn router(shared: AppState) -> Router {
             get(list_agent_types).post(create_agent_type),
         )
         .route(
+            &format!("{JOB_API_PATH}/agent_types/{{name}}/token"),
+            post(rotate_token),
+        )
+        .route(
             &format!("{JOB_API_PATH}/jobs"),
             get(list_jobs).post(submit_job),
         )
@@ -293,6 +297,22 @@ async fn create_agent_type(State(s): State<AppState>, headers: HeaderMap, body: 
         StatusCode::CREATED,
         &AgentTypeCreated {
             name: record.name,
+            registration_token: token,
+        },
+    )
+}
+
+async fn rotate_token(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    UrlPath(name): UrlPath<String>,
+) -> Answer {
+    api_auth(&s, &headers)?;
+    let token = s.lock().rotate_registration_token(&name)?;
+    json(
+        StatusCode::OK,
+        &AgentTypeCreated {
+            name,
             registration_token: token,
         },
     )

@@ -192,6 +192,28 @@ impl HubState {
         Ok((record, secret))
     }
 
+    /// Gives an agent type a new registration token; the old one stops working at once
+    /// (registrations and metrics), while registered agents keep their access tokens.
+    pub fn rotate_registration_token(&mut self, name: &str) -> Result<Secret, HubError> {
+        let mut record = self
+            .types
+            .get(name)
+            .cloned()
+            .ok_or_else(|| HubError::NotFound(format!("no agent type named {name:?}")))?;
+        let secret = token::new_token();
+        let old = std::mem::replace(&mut record.token_digest, token::digest(&secret));
+        self.db.execute(
+            "UPDATE agent_types SET token_digest = ?1 WHERE name = ?2",
+            params![record.token_digest, name],
+        )?;
+        self.type_by_digest.remove(&old);
+        self.type_by_digest
+            .insert(record.token_digest.clone(), name.to_owned());
+        self.types.insert(name.to_owned(), record);
+        tracing::info!(agent_type = %name, "registration token rotated");
+        Ok(secret)
+    }
+
     /// Every agent type.
     pub fn agent_types(&self) -> Vec<AgentTypeRecord> {
         self.types.values().cloned().collect()

@@ -54,6 +54,8 @@ fn binaries() -> &'static (PathBuf, PathBuf) {
     })
 }
 
+const API_TOKEN: &str = "fleet-api-token";
+
 const SSH_KEYS: &str =
     r#"["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"]"#;
 
@@ -61,8 +63,10 @@ const SSH_KEYS: &str =
 /// instances, the EC2 stand-in and the scaler ticking every second.
 struct Fleet {
     sdk: SdkConfig,
-    _dir: tempfile::TempDir,
-    hub: HubHandle,
+    dir: tempfile::TempDir,
+    /// `None` only while the hub is restarted.
+    hub: Option<HubHandle>,
+    hub_settings: HubSettings,
     client: Client,
     registration: Secret,
     instance_token_parameter: String,
@@ -99,7 +103,7 @@ impl Fleet {
         let (agent_instance, agent) = binaries().clone();
         let dir = tempfile::tempdir().expect("tempdir");
 
-        let api = Secret::new("fleet-api-token");
+        let api = Secret::new(API_TOKEN);
         let mut hub_settings = HubSettings::new("");
         hub_settings.next_sync_after_ms = 300;
         hub_settings.agent_lost_after_secs = options.agent_lost_after_secs;
@@ -107,7 +111,7 @@ impl Fleet {
         let hub = Hub::start(
             "127.0.0.1:0".parse().expect("addr"),
             &dir.path().join("hub.db"),
-            hub_settings,
+            hub_settings.clone(),
             &api,
         )
         .await
@@ -177,8 +181,9 @@ impl Fleet {
         });
         Some(Fleet {
             sdk,
-            _dir: dir,
-            hub,
+            dir,
+            hub: Some(hub),
+            hub_settings,
             client,
             registration,
             instance_token_parameter,
@@ -203,6 +208,23 @@ impl Fleet {
             })
             .await
             .expect("submit")
+    }
+
+    /// Stops the hub, waits, and starts it again on the same address and database.
+    async fn restart_hub(&mut self, down_for: Duration) {
+        let hub = self.hub.take().expect("the hub runs");
+        let addr = hub.addr;
+        hub.stop().await;
+        tokio::time::sleep(down_for).await;
+        let hub = Hub::start(
+            addr,
+            &self.dir.path().join("hub.db"),
+            self.hub_settings.clone(),
+            &Secret::new(API_TOKEN),
+        )
+        .await
+        .expect("restart the hub");
+        self.hub = Some(hub);
     }
 
     async fn jobs(&self) -> Vec<JobRecord> {
@@ -264,7 +286,9 @@ impl Fleet {
         let summary = self.summary().await;
         let _ = (&mut self.scaler).await;
         self.stand_in.shutdown();
-        self.hub.stop().await;
+        if let Some(hub) = self.hub.take() {
+            hub.stop().await;
+        }
         summary
     }
 }
@@ -391,6 +415,84 @@ async fn a_boot_that_fails_marks_the_instance_unhealthy_and_it_is_replaced() {
     let summary = fleet.summary().await;
     let job = fleet.client.job(&id).await.expect("job");
     assert_eq!(job.result, Some(JobResult::Passed), "{summary}");
+    assert!(
+        fleet.count(|e| matches!(e, FleetEvent::Launched(_))) >= 2,
+        "{summary}"
+    );
+    fleet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hub_restarted_in_the_middle_of_a_run_loses_no_job_and_agents_carry_on() {
+    let Some(mut fleet) = Fleet::start("local_fleet_hub_restart", Options::default()).await else {
+        return;
+    };
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let command = format!("for n in $(seq 1 20); do echo job-{i}-line-$n; sleep 0.1; done");
+        ids.push(fleet.submit(&[&command]).await);
+    }
+    fleet
+        .run_until("a job is running", |jobs, _| {
+            jobs.iter().any(|j| j.state == JobState::Started)
+        })
+        .await;
+    fleet.restart_hub(Duration::from_secs(2)).await;
+    fleet.drain().await;
+    let summary = fleet.summary().await;
+    for (i, id) in ids.iter().enumerate() {
+        let job = fleet.client.job(id).await.expect("job");
+        assert_eq!(job.result, Some(JobResult::Passed), "{summary}");
+        let log = semaphore_hub::render::plain_log(&fleet.client.job_log(id).await.expect("log"));
+        let lines: Vec<&str> = log.lines().filter(|l| l.starts_with("job-")).collect();
+        let expected: Vec<String> = (1..=20).map(|n| format!("job-{i}-line-{n}")).collect();
+        assert_eq!(lines, expected, "every line once, in order: {summary}");
+    }
+    fleet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_token_rotated_in_the_middle_of_a_run_keeps_agents_working_and_new_instances_use_the_new_one()
+ {
+    let options = Options {
+        max: 1,
+        ..Options::default()
+    };
+    let Some(mut fleet) = Fleet::start("local_fleet_rotation", options).await else {
+        return;
+    };
+    let first = fleet.submit(&["sleep 2", "echo first"]).await;
+    let first_id = first.clone();
+    fleet
+        .run_until("the first job started", move |jobs, _| {
+            jobs.iter()
+                .any(|j| j.id == first_id && j.state == JobState::Started)
+        })
+        .await;
+    // What `agent-aws-stack token` does after a reset in Semaphore's UI.
+    let rotated = fleet.client.rotate_token("fleet").await.expect("rotate");
+    put_parameter(
+        &fleet.sdk,
+        &fleet.instance_token_parameter,
+        rotated.registration_token.expose(),
+        true,
+    )
+    .await;
+    let second = fleet.submit(&["echo second"]).await;
+    fleet.drain().await;
+    let third = fleet.submit(&["echo third"]).await;
+    fleet.drain().await;
+    let summary = fleet.summary().await;
+    for id in [&first, &second, &third] {
+        let job = fleet.client.job(id).await.expect("job");
+        assert_eq!(job.result, Some(JobResult::Passed), "{summary}");
+    }
+    let first_agent = fleet.client.job(&first).await.expect("job").agent;
+    let third_agent = fleet.client.job(&third).await.expect("job").agent;
+    assert_ne!(
+        first_agent, third_agent,
+        "a new instance, registered with the new token: {summary}"
+    );
     assert!(
         fleet.count(|e| matches!(e, FleetEvent::Launched(_))) >= 2,
         "{summary}"

@@ -532,3 +532,34 @@ async fn the_job_api_stops_jobs_disconnects_agents_and_refuses_bad_input() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     hub.handle.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_registration_token_replaces_the_old_one_and_agents_carry_on() {
+    let hub = TestHub::start(settings()).await;
+    let old = hub.create_agent_type("linux").await;
+    let access = hub.register(&old, "before-rotation", false).await;
+    let (status, body) = hub.api("POST", "/agent_types/linux/token", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let new = Secret::new(body["registration_token"].as_str().expect("token"));
+    assert_ne!(new, old);
+    let (status, _) = hub
+        .agent_call(
+            hub_api::REGISTER_PATH,
+            &old,
+            Some(r#"{"name":"with-the-old-one"}"#.into()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = hub.agent_call(hub_api::METRICS_PATH, &old, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = hub.agent_call(hub_api::METRICS_PATH, &new, None).await;
+    assert_eq!(status, StatusCode::OK);
+    hub.register(&new, "after-rotation", false).await;
+    assert_eq!(
+        hub.sync(&access, &SyncRequest::waiting()).await.action,
+        HubAction::Continue
+    );
+    let (status, _) = hub.api("POST", "/agent_types/nope/token", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    hub.handle.stop().await;
+}
