@@ -79,42 +79,26 @@ impl HubState {
     }
 
     fn load(&mut self, now: i64) -> Result<(), HubError> {
-        let types: Vec<AgentTypeRecord> = {
-            let mut stmt = self
-                .db
-                .prepare("SELECT token_digest, record FROM agent_types")?;
-            let rows = stmt.query_map([], |row| {
-                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
-            })?;
-            let mut out = Vec::new();
-            for row in rows {
-                let (digest, json) = row?;
-                let mut record: AgentTypeRecord = from_json(&json)?;
-                record.token_digest = digest;
-                out.push(record);
-            }
-            out
-        };
+        let types = self.digest_and_record("agent_types")?;
+        let types = types.into_iter().map(|(digest, json)| {
+            let mut record: AgentTypeRecord = from_json(&json)?;
+            record.token_digest = digest;
+            Ok::<_, HubError>(record)
+        });
+        let types: Vec<AgentTypeRecord> = types.collect::<Result<_, _>>()?;
         for t in types {
             self.type_by_digest
                 .insert(t.token_digest.clone(), t.name.clone());
             self.types.insert(t.name.clone(), t);
         }
-        let agents: Vec<AgentRecord> = {
-            let mut stmt = self.db.prepare("SELECT token_digest, record FROM agents")?;
-            let rows = stmt.query_map([], |row| {
-                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
-            })?;
-            let mut out = Vec::new();
-            for row in rows {
-                let (digest, json) = row?;
-                let mut record: AgentRecord = from_json(&json)?;
-                record.token_digest = digest;
-                record.last_sync = now;
-                out.push(record);
-            }
-            out
-        };
+        let agents = self.digest_and_record("agents")?;
+        let agents = agents.into_iter().map(|(digest, json)| {
+            let mut record: AgentRecord = from_json(&json)?;
+            record.token_digest = digest;
+            record.last_sync = now;
+            Ok::<_, HubError>(record)
+        });
+        let agents: Vec<AgentRecord> = agents.collect::<Result<_, _>>()?;
         for a in agents {
             if a.status == AgentStatus::Active {
                 self.agent_by_digest
@@ -155,6 +139,15 @@ impl HubState {
             self.log_tokens.insert(digest, (job, expires));
         }
         Ok(())
+    }
+
+    /// Every `(token_digest, record)` row of a table that stores records beside their digest.
+    fn digest_and_record(&self, table: &str) -> Result<Vec<(String, String)>, HubError> {
+        let mut stmt = self
+            .db
+            .prepare(&format!("SELECT token_digest, record FROM {table}"))?;
+        let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// The settings the hub runs with.

@@ -240,7 +240,7 @@ impl Fleet {
             if done(&jobs, &self.stand_in) {
                 return;
             }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
         }
         panic!("timed out waiting until {what}\n{}", self.summary().await);
     }
