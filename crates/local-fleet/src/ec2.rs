@@ -28,6 +28,23 @@ pub enum FleetEvent {
     Unhealthy(String),
     /// It was killed without warning (a hardware failure); the group replaces it.
     Killed(String),
+    /// It got a spot interruption notice.
+    SpotNotice(String),
+    /// Its spot capacity was reclaimed: OS shutdown (SIGTERM), then power-off; the group
+    /// replaces it.
+    SpotReclaimed(String),
+}
+
+/// How long an OS shutdown waits for processes after SIGTERM before the machine goes.
+pub const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
+
+/// A spot interruption under way.
+#[derive(Debug, Clone, Copy)]
+struct Reclaim {
+    /// When the OS shutdown starts (the notice's time).
+    at: Instant,
+    /// Whether SIGTERM was sent.
+    signalled: bool,
 }
 
 /// The stand-in's state.
@@ -41,6 +58,7 @@ pub struct Ec2StandIn {
     pub events: Vec<(Duration, FleetEvent)>,
     /// The group's desired capacity at each change.
     pub sizes: Vec<(Duration, i32)>,
+    reclaims: BTreeMap<String, Reclaim>,
 }
 
 impl Ec2StandIn {
@@ -54,6 +72,7 @@ impl Ec2StandIn {
             started: Instant::now(),
             events: Vec::new(),
             sizes: Vec::new(),
+            reclaims: BTreeMap::new(),
         }
     }
 
@@ -138,6 +157,7 @@ impl Ec2StandIn {
             }
             self.record(FleetEvent::Booted(id));
         }
+        self.reclaim_spot().await?;
         for id in powered_off {
             if let Some(mut instance) = self.instances.remove(&id) {
                 instance.terminate();
@@ -157,6 +177,56 @@ impl Ec2StandIn {
             .send()
             .await
             .with_context(|| format!("cannot terminate {id} in the group"))?;
+        Ok(())
+    }
+
+    /// Announces a spot interruption on an instance (its IMDS `spot/instance-action`), and
+    /// reclaims it `lead` later as EC2 does: OS shutdown (SIGTERM to everything), then, after
+    /// [`SHUTDOWN_WAIT`], the machine goes and the group replaces it.
+    pub fn spot_interrupt(&mut self, id: &str, lead: Duration) -> Result<()> {
+        let instance = self
+            .instances
+            .get(id)
+            .with_context(|| format!("no local instance {id}"))?;
+        instance.imds().announce_spot_interruption(lead);
+        self.reclaims.insert(
+            id.to_owned(),
+            Reclaim {
+                at: Instant::now() + lead,
+                signalled: false,
+            },
+        );
+        self.record(FleetEvent::SpotNotice(id.to_owned()));
+        Ok(())
+    }
+
+    async fn reclaim_spot(&mut self) -> Result<()> {
+        let now = Instant::now();
+        let mut gone = Vec::new();
+        for (id, reclaim) in self.reclaims.iter_mut() {
+            if now < reclaim.at {
+                continue;
+            }
+            let Some(instance) = self.instances.get(id) else {
+                // It left the group by itself (its shutdown hook) before the end.
+                gone.push(id.clone());
+                continue;
+            };
+            if !reclaim.signalled {
+                instance.signal_shutdown();
+                reclaim.signalled = true;
+            } else if now >= reclaim.at + SHUTDOWN_WAIT {
+                gone.push(id.clone());
+            }
+        }
+        for id in gone {
+            self.reclaims.remove(&id);
+            if let Some(mut instance) = self.instances.remove(&id) {
+                instance.terminate();
+                self.replace(&id).await?;
+                self.record(FleetEvent::SpotReclaimed(id));
+            }
+        }
         Ok(())
     }
 

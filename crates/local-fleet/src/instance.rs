@@ -162,6 +162,17 @@ impl LocalInstance {
         &self.imds
     }
 
+    /// What the OS does at shutdown: SIGTERM to every process of the instance.
+    pub fn signal_shutdown(&self) {
+        #[cfg(unix)]
+        if let Some(group) = self.group {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(group),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
+    }
+
     /// Ends every process of the instance (SIGKILL to its process group).
     pub fn terminate(&mut self) {
         #[cfg(unix)]

@@ -500,6 +500,57 @@ async fn a_token_rotated_in_the_middle_of_a_run_keeps_agents_working_and_new_ins
     fleet.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_spot_interruption_ends_the_running_job_with_a_result_and_the_capacity_is_replaced() {
+    let options = Options {
+        max: 1,
+        ..Options::default()
+    };
+    let Some(mut fleet) = Fleet::start("local_fleet_spot", options).await else {
+        return;
+    };
+    let interrupted = fleet.submit(&["echo started", "sleep 60"]).await;
+    let watched = interrupted.clone();
+    fleet
+        .run_until("the long job started", move |jobs, _| {
+            jobs.iter()
+                .any(|j| j.id == watched && j.state == JobState::Started)
+        })
+        .await;
+    let next = fleet.submit(&["echo on the replacement"]).await;
+    let agent = fleet
+        .client
+        .job(&interrupted)
+        .await
+        .expect("job")
+        .agent
+        .expect("agent");
+    let instance = agent.split("__").next().expect("instance id").to_owned();
+    fleet
+        .stand_in
+        .spot_interrupt(&instance, Duration::from_secs(2))
+        .expect("spot notice");
+    fleet.drain().await;
+    let summary = fleet.summary().await;
+    let ended = fleet.client.job(&interrupted).await.expect("job");
+    // SIGTERM at the OS shutdown: the agent reports the interruption, the hub stops the job
+    // (no grace period is configured), and the agent leaves before the machine goes.
+    assert_eq!(ended.result, Some(JobResult::Stopped), "{summary}");
+    let replacement = fleet.client.job(&next).await.expect("job");
+    assert_eq!(replacement.result, Some(JobResult::Passed), "{summary}");
+    assert_ne!(
+        replacement.agent.as_deref(),
+        Some(agent.as_str()),
+        "{summary}"
+    );
+    assert_eq!(fleet.count(|e| matches!(e, FleetEvent::SpotNotice(_))), 1);
+    assert!(
+        fleet.count(|e| matches!(e, FleetEvent::Launched(_))) >= 2,
+        "{summary}"
+    );
+    fleet.stop().await;
+}
+
 /// Queue time (submitted → started) percentiles and instance-seconds per job-second, as the
 /// test output reports them. The hub keeps whole seconds.
 fn figures(jobs: &[JobRecord], events: &[(Duration, FleetEvent)]) -> String {
@@ -526,12 +577,13 @@ fn figures(jobs: &[JobRecord], events: &[(Duration, FleetEvent)]) -> String {
             FleetEvent::Terminated(id)
             | FleetEvent::PoweredOff(id)
             | FleetEvent::Unhealthy(id)
-            | FleetEvent::Killed(id) => {
+            | FleetEvent::Killed(id)
+            | FleetEvent::SpotReclaimed(id) => {
                 if let Some(start) = launched.remove(id) {
                     instance_secs += (*at - start).as_secs_f64();
                 }
             }
-            FleetEvent::Booted(_) => {}
+            FleetEvent::Booted(_) | FleetEvent::SpotNotice(_) => {}
         }
     }
     format!(
