@@ -551,6 +551,70 @@ async fn a_spot_interruption_ends_the_running_job_with_a_result_and_the_capacity
     fleet.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn semaphore_unreachable_for_a_minute_loses_no_job_and_no_log_line() {
+    let options = Options {
+        max: 1,
+        ..Options::default()
+    };
+    let Some(mut fleet) = Fleet::start("local_fleet_outage", options).await else {
+        return;
+    };
+    // Longer than the outage, so that its log is pushed again once the hub is back.
+    let id = fleet
+        .submit(&["for n in $(seq 1 75); do echo line-$n; sleep 1; done"])
+        .await;
+    let watched = id.clone();
+    fleet
+        .run_until("the job started", move |jobs, _| {
+            jobs.iter()
+                .any(|j| j.id == watched && j.state == JobState::Started)
+        })
+        .await;
+    let desired_before = fleet.stand_in.sizes.last().map(|(_, d)| *d);
+    // The stand-in keeps watching the group while the hub is away.
+    let hub = fleet.hub.take().expect("the hub runs");
+    let addr = hub.addr;
+    hub.stop().await;
+    let outage = Instant::now();
+    while outage.elapsed() < Duration::from_secs(60) {
+        fleet.stand_in.step().await.expect("stand-in step");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(
+        fleet.stand_in.sizes.last().map(|(_, d)| *d),
+        desired_before,
+        "the group keeps its size while the scaler cannot read the metrics"
+    );
+    assert!(
+        fleet.stand_in.instances().next().is_some(),
+        "the instance stays"
+    );
+    fleet.hub = Some(
+        Hub::start(
+            addr,
+            &fleet.dir.path().join("hub.db"),
+            fleet.hub_settings.clone(),
+            &Secret::new(API_TOKEN),
+        )
+        .await
+        .expect("the hub is back"),
+    );
+    fleet.drain().await;
+    let summary = fleet.summary().await;
+    assert!(
+        summary.contains("scaler errors: [") && !summary.contains("scaler errors: []"),
+        "the ticks during the outage failed: {summary}"
+    );
+    let job = fleet.client.job(&id).await.expect("job");
+    assert_eq!(job.result, Some(JobResult::Passed), "{summary}");
+    let log = semaphore_hub::render::plain_log(&fleet.client.job_log(&id).await.expect("log"));
+    let lines: Vec<&str> = log.lines().filter(|l| l.starts_with("line-")).collect();
+    let expected: Vec<String> = (1..=75).map(|n| format!("line-{n}")).collect();
+    assert_eq!(lines, expected, "every line once, in order");
+    fleet.stop().await;
+}
+
 /// Queue time (submitted → started) percentiles and instance-seconds per job-second, as the
 /// test output reports them. The hub keeps whole seconds.
 fn figures(jobs: &[JobRecord], events: &[(Duration, FleetEvent)]) -> String {
