@@ -318,7 +318,8 @@ fn leaf_changes(
     });
 }
 
-fn is_intrinsic(object: &Map<String, Value>) -> bool {
+/// Whether a template object is an intrinsic function call (`{"Ref": ...}`, `{"Fn::X": ...}`).
+pub(crate) fn is_intrinsic(object: &Map<String, Value>) -> bool {
     object.len() == 1
         && object
             .keys()

@@ -12,7 +12,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::diff::{Grant, GrantKind, SecurityDiff};
+use crate::diff::{Grant, GrantKind, SecurityDiff, is_intrinsic};
 
 /// Whether a row is in the new template only or in the deployed one only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -483,14 +483,6 @@ fn protocol(rule: &Map<String, Value>) -> String {
         (Some(a), Some(b)) => format!("{name} {a}-{b}"),
         (Some(a), None) | (None, Some(a)) => format!("{name} {a}"),
     }
-}
-
-fn is_intrinsic(object: &Map<String, Value>) -> bool {
-    object.len() == 1
-        && object
-            .keys()
-            .next()
-            .is_some_and(|k| k == "Ref" || k.starts_with("Fn::"))
 }
 
 /// A template value as one readable string: strings as they are, `{"Ref":"X"}` as `${X}`,
