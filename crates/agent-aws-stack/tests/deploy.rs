@@ -158,10 +158,19 @@ impl Drop for Responder {
 }
 
 async fn answer_custom_resources(client: &cfn::Client, http: &reqwest::Client, endpoint: &str) {
-    let Ok(stacks) = client.describe_stacks().send().await else {
+    // Every page: moto answers 50 stacks a page and keeps deleted ones, so on a moto_server
+    // shared with the rest of the suite the stack being created is often on a later page.
+    let Ok(stacks) = client
+        .describe_stacks()
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+    else {
         return;
     };
-    for stack in stacks.stacks() {
+    for stack in &stacks {
         let status = stack.stack_status().map(|s| s.as_str()).unwrap_or("");
         if !matches!(status, "CREATE_IN_PROGRESS" | "UPDATE_IN_PROGRESS") {
             continue;
