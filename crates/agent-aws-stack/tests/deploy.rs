@@ -603,15 +603,14 @@ fn bootstrap_deploy_update_diff_destroy_and_upgrade_from_the_original() {
     });
 
     // Destroy: asks (and refuses without a terminal), then deletes with --force.
-    let out = run(
-        &[
-            "destroy",
-            "--config",
-            &example.join("config.json").display().to_string(),
-        ],
-        &[],
-        &[],
-    );
+    let config_file = example.join("config.json").display().to_string();
+    let destroy = |flags: &[&str]| {
+        let mut args = vec!["destroy"];
+        args.extend_from_slice(flags);
+        args.extend(["--config", config_file.as_str()]);
+        run(&args, &[], &[])
+    };
+    let out = destroy(&[]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("--force"), "{}", text(&out));
     assert!(
@@ -629,16 +628,7 @@ fn bootstrap_deploy_update_diff_destroy_and_upgrade_from_the_original() {
         Some("UPDATE_COMPLETE")
     );
     let destroy_started = Instant::now();
-    let out = run(
-        &[
-            "destroy",
-            "--force",
-            "--config",
-            &example.join("config.json").display().to_string(),
-        ],
-        &[],
-        &[],
-    );
+    let out = destroy(&["--force"]);
     let destroy_time = destroy_started.elapsed();
     assert!(out.status.success(), "{}", text(&out));
     assert!(
@@ -664,16 +654,7 @@ fn bootstrap_deploy_update_diff_destroy_and_upgrade_from_the_original() {
         rt.block_on(stack_status(&client, stack)).as_deref(),
         None | Some("DELETE_COMPLETE")
     ));
-    let out = run(
-        &[
-            "destroy",
-            "--force",
-            "--config",
-            &example.join("config.json").display().to_string(),
-        ],
-        &[],
-        &[],
-    );
+    let out = destroy(&["--force"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(stdout(&out).contains("no such stack"), "{}", text(&out));
     assert!(!stdout(&out).contains("token parameter"), "{}", text(&out));
@@ -688,16 +669,7 @@ fn bootstrap_deploy_update_diff_destroy_and_upgrade_from_the_original() {
             .await
             .expect("token parameter");
     });
-    let out = run(
-        &[
-            "destroy",
-            "--force",
-            "--config",
-            &example.join("config.json").display().to_string(),
-        ],
-        &[],
-        &[],
-    );
+    let out = destroy(&["--force"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(
         stdout(&out).contains(
@@ -707,17 +679,7 @@ fn bootstrap_deploy_update_diff_destroy_and_upgrade_from_the_original() {
         text(&out)
     );
     assert!(!text(&out).contains("not-a-real-token"), "{}", text(&out));
-    let out = run(
-        &[
-            "destroy",
-            "--force",
-            "--json",
-            "--config",
-            &example.join("config.json").display().to_string(),
-        ],
-        &[],
-        &[],
-    );
+    let out = destroy(&["--force", "--json"]);
     assert!(out.status.success(), "{}", text(&out));
     let report = json_result(&out);
     assert_eq!(report["verdict"], "not-found", "{report}");
