@@ -210,12 +210,16 @@ impl Fleet {
             .expect("submit")
     }
 
-    /// Stops the hub, waits, and starts it again on the same address and database.
-    async fn restart_hub(&mut self, down_for: Duration) {
+    /// Stops the hub; returns its address, for [`Fleet::start_hub`].
+    async fn stop_hub(&mut self) -> std::net::SocketAddr {
         let hub = self.hub.take().expect("the hub runs");
         let addr = hub.addr;
         hub.stop().await;
-        tokio::time::sleep(down_for).await;
+        addr
+    }
+
+    /// Starts the hub again on `addr` and its database.
+    async fn start_hub(&mut self, addr: std::net::SocketAddr) {
         let hub = Hub::start(
             addr,
             &self.dir.path().join("hub.db"),
@@ -223,8 +227,39 @@ impl Fleet {
             &Secret::new(API_TOKEN),
         )
         .await
-        .expect("restart the hub");
+        .expect("start the hub again");
         self.hub = Some(hub);
+    }
+
+    /// Stops the hub, waits, and starts it again on the same address and database.
+    async fn restart_hub(&mut self, down_for: Duration) {
+        let addr = self.stop_hub().await;
+        tokio::time::sleep(down_for).await;
+        self.start_hub(addr).await;
+    }
+
+    /// Steps the stand-in until the job has started.
+    async fn wait_started(&mut self, id: &str) {
+        let watched = id.to_owned();
+        self.run_until(&format!("job {id} started"), move |jobs, _| {
+            jobs.iter()
+                .any(|j| j.id == watched && j.state == JobState::Started)
+        })
+        .await;
+    }
+
+    /// The agent running a job and its instance (the boot program names agents
+    /// `<instance id>__<random>`).
+    async fn running(&self, id: &str) -> (String, String) {
+        let agent = self
+            .client
+            .job(id)
+            .await
+            .expect("job")
+            .agent
+            .expect("an agent holds the job");
+        let instance = agent.split("__").next().expect("instance id").to_owned();
+        (agent, instance)
     }
 
     async fn jobs(&self) -> Vec<JobRecord> {
@@ -333,23 +368,9 @@ async fn an_instance_killed_in_the_middle_of_a_job_fails_that_job_and_is_replace
         return;
     };
     let doomed = fleet.submit(&["echo started", "sleep 60"]).await;
-    let doomed_id = doomed.clone();
-    fleet
-        .run_until("the long job started", move |jobs, _| {
-            jobs.iter()
-                .any(|j| j.id == doomed_id && j.state == JobState::Started)
-        })
-        .await;
+    fleet.wait_started(&doomed).await;
     let later = fleet.submit(&["echo after the failure"]).await;
-    let agent = fleet
-        .client
-        .job(&doomed)
-        .await
-        .expect("job")
-        .agent
-        .expect("agent");
-    // Agents are named `<instance id>__<random>` by the boot program.
-    let instance = agent.split("__").next().expect("instance id").to_owned();
+    let (agent, instance) = fleet.running(&doomed).await;
     assert!(fleet.stand_in.instance(&instance).is_some(), "{agent}");
     fleet.stand_in.kill(&instance).await.expect("kill");
     fleet.drain().await;
@@ -462,13 +483,7 @@ async fn a_token_rotated_in_the_middle_of_a_run_keeps_agents_working_and_new_ins
         return;
     };
     let first = fleet.submit(&["sleep 2", "echo first"]).await;
-    let first_id = first.clone();
-    fleet
-        .run_until("the first job started", move |jobs, _| {
-            jobs.iter()
-                .any(|j| j.id == first_id && j.state == JobState::Started)
-        })
-        .await;
+    fleet.wait_started(&first).await;
     // What `agent-aws-stack token` does after a reset in Semaphore's UI.
     let rotated = fleet.client.rotate_token("fleet").await.expect("rotate");
     put_parameter(
@@ -510,22 +525,9 @@ async fn a_spot_interruption_ends_the_running_job_with_a_result_and_the_capacity
         return;
     };
     let interrupted = fleet.submit(&["echo started", "sleep 60"]).await;
-    let watched = interrupted.clone();
-    fleet
-        .run_until("the long job started", move |jobs, _| {
-            jobs.iter()
-                .any(|j| j.id == watched && j.state == JobState::Started)
-        })
-        .await;
+    fleet.wait_started(&interrupted).await;
     let next = fleet.submit(&["echo on the replacement"]).await;
-    let agent = fleet
-        .client
-        .job(&interrupted)
-        .await
-        .expect("job")
-        .agent
-        .expect("agent");
-    let instance = agent.split("__").next().expect("instance id").to_owned();
+    let (agent, instance) = fleet.running(&interrupted).await;
     fleet
         .stand_in
         .spot_interrupt(&instance, Duration::from_secs(2))
@@ -564,18 +566,10 @@ async fn semaphore_unreachable_for_a_minute_loses_no_job_and_no_log_line() {
     let id = fleet
         .submit(&["for n in $(seq 1 75); do echo line-$n; sleep 1; done"])
         .await;
-    let watched = id.clone();
-    fleet
-        .run_until("the job started", move |jobs, _| {
-            jobs.iter()
-                .any(|j| j.id == watched && j.state == JobState::Started)
-        })
-        .await;
+    fleet.wait_started(&id).await;
     let desired_before = fleet.stand_in.sizes.last().map(|(_, d)| *d);
     // The stand-in keeps watching the group while the hub is away.
-    let hub = fleet.hub.take().expect("the hub runs");
-    let addr = hub.addr;
-    hub.stop().await;
+    let addr = fleet.stop_hub().await;
     let outage = Instant::now();
     while outage.elapsed() < Duration::from_secs(60) {
         fleet.stand_in.step().await.expect("stand-in step");
@@ -590,16 +584,7 @@ async fn semaphore_unreachable_for_a_minute_loses_no_job_and_no_log_line() {
         fleet.stand_in.instances().next().is_some(),
         "the instance stays"
     );
-    fleet.hub = Some(
-        Hub::start(
-            addr,
-            &fleet.dir.path().join("hub.db"),
-            fleet.hub_settings.clone(),
-            &Secret::new(API_TOKEN),
-        )
-        .await
-        .expect("the hub is back"),
-    );
+    fleet.start_hub(addr).await;
     fleet.drain().await;
     let summary = fleet.summary().await;
     assert!(
