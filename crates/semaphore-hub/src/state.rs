@@ -213,9 +213,10 @@ impl HubState {
     }
 
     fn agent_type_of(&self, registration: &Secret) -> Option<&AgentTypeRecord> {
-        let name = self.type_by_digest.get(&token::digest(registration))?;
+        let digest = token::digest(registration);
+        let name = self.type_by_digest.get(&digest)?;
         let record = self.types.get(name)?;
-        token::matches(registration, &record.token_digest).then_some(record)
+        token::same_digest(&digest, &record.token_digest).then_some(record)
     }
 
     // ---- the agent API ----------------------------------------------------------------------
@@ -288,15 +289,16 @@ impl HubState {
     }
 
     fn agent_name_of(&self, access: &Secret) -> Result<String, HubError> {
+        let digest = token::digest(access);
         let name = self
             .agent_by_digest
-            .get(&token::digest(access))
+            .get(&digest)
             .ok_or(HubError::Unauthorized("unknown access token"))?;
         let agent = self
             .agents
             .get(name)
             .ok_or(HubError::Unauthorized("unknown access token"))?;
-        if !token::matches(access, &agent.token_digest) {
+        if !token::same_digest(&digest, &agent.token_digest) {
             return Err(HubError::Unauthorized("unknown access token"));
         }
         Ok(name.clone())
@@ -519,10 +521,10 @@ impl HubState {
         body: &str,
         now: i64,
     ) -> Result<(), HubError> {
+        // Found by its digest (the map's key): the token itself is never compared.
         let digest = token::digest(bearer);
         match self.log_tokens.get(&digest) {
-            Some((job, expires))
-                if job == job_id && *expires > now && token::matches(bearer, &digest) => {}
+            Some((job, expires)) if job == job_id && *expires > now => {}
             _ => {
                 return Err(HubError::Unauthorized(
                     "unknown or expired log token for this job",

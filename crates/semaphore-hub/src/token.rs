@@ -30,10 +30,15 @@ pub fn digest(token: &Secret) -> String {
     hex(&Sha256::digest(token.expose().as_bytes()))
 }
 
-/// Whether `token` is the one `stored` is the digest of. The lookup that found `stored` went by
-/// digest, so this compares digests again in constant time (no early exit on a prefix).
+/// Whether `token` is the one `stored` is the digest of, compared in constant time.
 pub fn matches(token: &Secret, stored: &str) -> bool {
-    Secret::new(digest(token)) == Secret::new(stored)
+    same_digest(&digest(token), stored)
+}
+
+/// Whether two digests are equal, compared in constant time (no early exit on a prefix): for
+/// a digest already computed to look a record up, checked against the record's own.
+pub fn same_digest(a: &str, b: &str) -> bool {
+    Secret::new(a) == Secret::new(b)
 }
 
 fn random_bytes<const N: usize>() -> [u8; N] {
