@@ -152,11 +152,6 @@ impl LocalInstance {
         self.dir.join("powered-off").exists()
     }
 
-    /// Whether the agent has written its configuration (the boot program got that far).
-    pub fn configured(&self) -> bool {
-        self.dir.join("agent").join("config.yaml").exists()
-    }
-
     /// The metadata service, to announce a spot interruption.
     pub fn imds(&self) -> &Imds {
         &self.imds
@@ -188,15 +183,6 @@ impl LocalInstance {
                 let _ = child.wait().await;
             });
         }
-    }
-
-    /// Whether any process of the instance is still alive.
-    pub fn alive(&self) -> bool {
-        #[cfg(unix)]
-        if let Some(group) = self.group {
-            return nix::sys::signal::killpg(nix::unistd::Pid::from_raw(group), None).is_ok();
-        }
-        false
     }
 }
 

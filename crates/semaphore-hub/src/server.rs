@@ -130,11 +130,6 @@ impl HubHandle {
         let _ = (&mut self.server).await;
         let _ = (&mut self.sweeper).await;
     }
-
-    /// Waits until the server ends (it ends only when stopped).
-    pub async fn wait(&mut self) {
-        let _ = (&mut self.server).await;
-    }
 }
 
 fn router(shared: AppState) -> Router {

@@ -150,11 +150,6 @@ impl HubState {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// The settings the hub runs with.
-    pub fn settings(&self) -> &HubSettings {
-        &self.settings
-    }
-
     // ---- agent types ----------------------------------------------------------------------
 
     /// Creates an agent type; the token is returned once and stored only as a digest.
@@ -827,16 +822,6 @@ impl HubState {
             self.open_jobs.insert(job.id.clone());
         }
         self.jobs.insert(job.id.clone(), job);
-    }
-
-    /// Whether a job exists (for the HTTP layer's error messages).
-    pub fn has_job(&self, id: &str) -> bool {
-        self.jobs.contains_key(id)
-    }
-
-    /// A registration's agent type name, if the token is known.
-    pub fn agent_type_name(&self, registration: &Secret) -> Option<String> {
-        self.agent_type_of(registration).map(|t| t.name.clone())
     }
 }
 
