@@ -26,7 +26,8 @@ use crate::support::{
 
 const DOCKER: &str = r#"#!/usr/bin/env bash
 dir=__DIR__
-{ printf 'docker'; printf ' %s' "$@"; printf '\n'; } >> "$dir/calls.log"
+# One write per call: the two sides of a pipeline record theirs at the same time.
+printf '%s\n' "docker$(printf ' %s' "$@")" >> "$dir/calls.log"
 args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do
   if [ "${args[$i]}" = "-f" ]; then cp "${args[$((i + 1))]}" "$dir/compose.yml"; fi
@@ -70,7 +71,8 @@ exit 1
 
 const AWS: &str = r#"#!/usr/bin/env bash
 dir=__DIR__
-{ printf 'aws'; printf ' %s' "$@"; printf '\n'; } >> "$dir/calls.log"
+# One write per call: the two sides of a pipeline record theirs at the same time.
+printf '%s\n' "aws$(printf ' %s' "$@")" >> "$dir/calls.log"
 printf 'AWS_SECRET_ACCESS_KEY=%s\n' "$AWS_SECRET_ACCESS_KEY" >> "$dir/aws-env.log"
 case "$1 $2" in
   "ecr get-login-password") printf 'ecr-password-from-aws' ;;
