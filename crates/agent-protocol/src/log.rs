@@ -68,6 +68,18 @@ impl LogEvent {
         }
     }
 
+    /// The event's share of the job's plain-text log (spec 7.6): a command's name on its own
+    /// line, a command's output as it is, nothing for the other events.
+    pub fn into_plain_text(self) -> Option<String> {
+        match self {
+            LogEvent::CmdStarted { directive, .. } => Some(directive + "\n"),
+            LogEvent::CmdOutput { output, .. } => Some(output),
+            LogEvent::JobStarted { .. }
+            | LogEvent::CmdFinished { .. }
+            | LogEvent::JobFinished { .. } => None,
+        }
+    }
+
     /// The event as one log line, byte for byte as the Go agent writes it (Go's HTML-safe
     /// escaping, see [`to_go_json`]), ending in `\n`.
     pub fn to_line(&self) -> String {

@@ -4,22 +4,17 @@ use agent_protocol::LogEvent;
 
 use crate::records::{AgentRecord, JobRecord};
 
-/// A job's events as a person reads them: each command's name on its own line, then its
-/// output verbatim (the plain-text form of an uploaded job log). Lines that are not events are
+/// A job's events as a person reads them: the plain-text form of an uploaded job log
+/// ([`LogEvent::into_plain_text`]) followed by the job's result. Lines that are not events are
 /// kept as they are.
 pub fn plain_log(ndjson: &str) -> String {
     let mut out = String::new();
     for line in ndjson.lines().filter(|l| !l.is_empty()) {
         match serde_json::from_str::<LogEvent>(line) {
-            Ok(LogEvent::CmdStarted { directive, .. }) => {
-                out.push_str(&directive);
-                out.push('\n');
-            }
-            Ok(LogEvent::CmdOutput { output, .. }) => out.push_str(&output),
             Ok(LogEvent::JobFinished { result, .. }) => {
                 out.push_str(&format!("Job {}\n", result.as_str()));
             }
-            Ok(_) => {}
+            Ok(event) => out.push_str(&event.into_plain_text().unwrap_or_default()),
             Err(_) => {
                 out.push_str(line);
                 out.push('\n');

@@ -152,11 +152,12 @@ pub fn write_plain_text(spool: &Path, out: &Path) -> std::io::Result<u64> {
         if reader.read_line(&mut line)? == 0 {
             break;
         }
-        let text = match serde_json::from_str::<LogEvent>(&line) {
-            Ok(LogEvent::CmdStarted { directive, .. }) => directive + "\n",
-            Ok(LogEvent::CmdOutput { output, .. }) => output,
-            // Other events, and a last line cut short by a crash.
-            Ok(_) | Err(_) => continue,
+        // Other events, and a last line cut short by a crash, add nothing.
+        let Some(text) = serde_json::from_str::<LogEvent>(&line)
+            .ok()
+            .and_then(LogEvent::into_plain_text)
+        else {
+            continue;
         };
         writer.write_all(text.as_bytes())?;
         written += text.len() as u64;
