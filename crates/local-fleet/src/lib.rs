@@ -10,4 +10,8 @@
 pub mod ec2;
 pub mod imds;
 pub mod instance;
+pub mod record;
 pub mod scaler;
+pub mod services;
+pub mod session;
+pub mod stack;
