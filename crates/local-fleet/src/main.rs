@@ -18,7 +18,11 @@ use local_fleet::session::{
 use semaphore_hub::jobspec::{JobSpec, parse_job_file};
 
 #[derive(Debug, Parser)]
-#[command(name = "local-fleet", version, about = "The whole agent fleet on this machine: AWS emulated by moto_server, Semaphore by the hub, instances as processes.")]
+#[command(
+    name = "local-fleet",
+    version,
+    about = "The whole agent fleet on this machine: AWS emulated by moto_server, Semaphore by the hub, instances as processes."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -50,10 +54,18 @@ struct FleetArgs {
     #[command(flatten)]
     work: WorkDir,
     /// The stack configuration (SEMAPHORE_* keys).
-    #[arg(long, value_name = "FILE", default_value = "examples/linux/config.json")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "examples/linux/config.json"
+    )]
     config: PathBuf,
     /// GitHub's SSH keys, so that synthesis does not call GitHub.
-    #[arg(long, value_name = "FILE", default_value = "examples/linux/gh_ssh_keys.json")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "examples/linux/gh_ssh_keys.json"
+    )]
     github_keys: PathBuf,
     /// The group's maximum size (SEMAPHORE_AGENT_ASG_MAX_SIZE).
     #[arg(long, default_value_t = 3)]
@@ -70,7 +82,12 @@ struct FleetArgs {
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     scaler_every: f64,
     /// The Python that has moto (the project's venv).
-    #[arg(long, value_name = "FILE", default_value = ".venv/bin/python")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "LOCAL_FLEET_PYTHON",
+        default_value = ".venv/bin/python"
+    )]
     python: PathBuf,
     /// The moto_server launcher.
     #[arg(long, value_name = "FILE", default_value = "scripts/moto_server.py")]
@@ -130,7 +147,10 @@ fn main() -> ExitCode {
         .init();
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -170,13 +190,19 @@ impl FleetArgs {
                 .context("this binary has no directory")?
                 .to_owned(),
         };
-        for (flag, value) in [("--boot-delay", self.boot_delay), ("--scaler-every", self.scaler_every)] {
+        for (flag, value) in [
+            ("--boot-delay", self.boot_delay),
+            ("--scaler-every", self.scaler_every),
+        ] {
             if !value.is_finite() || value < 0.0 || value > 3600.0 {
                 bail!("{flag} {value} is invalid: use a number of seconds from 0 to 3600");
             }
         }
         if self.scaler_every < 0.1 {
-            bail!("--scaler-every {} is too short: use at least 0.1 seconds", self.scaler_every);
+            bail!(
+                "--scaler-every {} is too short: use at least 0.1 seconds",
+                self.scaler_every
+            );
         }
         if self.max_size == 0 {
             bail!("--max-size 0 leaves no room for an instance: use at least 1");
@@ -214,7 +240,10 @@ fn load_jobs(paths: &[PathBuf]) -> Result<Vec<(String, JobSpec)>> {
                 .collect();
             found.sort();
             if found.is_empty() {
-                bail!("the job directory {} holds no .yml, .yaml or .json file", path.display());
+                bail!(
+                    "the job directory {} holds no .yml, .yaml or .json file",
+                    path.display()
+                );
             }
             files.extend(found);
         } else {
@@ -224,7 +253,10 @@ fn load_jobs(paths: &[PathBuf]) -> Result<Vec<(String, JobSpec)>> {
     let mut jobs = Vec::new();
     let mut problems = Vec::new();
     for file in files {
-        let name = file.file_name().map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let name = file.file_name().map_or_else(
+            || file.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
         match std::fs::read_to_string(&file) {
             Ok(text) => match parse_job_file(&text, &file.display().to_string()) {
                 Ok(spec) => jobs.push((name, spec)),
@@ -281,7 +313,13 @@ impl Progress {
         for (id, i) in &record.instances {
             once(format!("launch {id}"), format!("instance {id} launched"));
             if let Some(r) = i.registered {
-                once(format!("reg {id}"), format!("instance {id}: agent registered, {:.1} s after launch", r - i.launched));
+                once(
+                    format!("reg {id}"),
+                    format!(
+                        "instance {id}: agent registered, {:.1} s after launch",
+                        r - i.launched
+                    ),
+                );
             }
             if let Some(end) = &i.end {
                 once(format!("end {id}"), format!("instance {id} {end}"));
@@ -289,17 +327,32 @@ impl Progress {
         }
         for (id, j) in &record.jobs {
             if let Some(s) = j.started {
-                once(format!("start {id}"), format!("job {} ({id}) started on {} after {:.1} s in the queue", j.name, j.instance.as_deref().unwrap_or("?"), s - j.submitted));
+                once(
+                    format!("start {id}"),
+                    format!(
+                        "job {} ({id}) started on {} after {:.1} s in the queue",
+                        j.name,
+                        j.instance.as_deref().unwrap_or("?"),
+                        s - j.submitted
+                    ),
+                );
             }
             if let Some(result) = &j.result {
-                once(format!("end {id}"), format!("job {} ({id}) {result}", j.name));
+                once(
+                    format!("end {id}"),
+                    format!("job {} ({id}) {result}", j.name),
+                );
             }
         }
     }
 }
 
 /// Steps the fleet until `done` says so, the deadline passes or the user interrupts.
-async fn drive(fleet: &mut Fleet, deadline: Option<Instant>, done: &dyn Fn(&Fleet) -> bool) -> Result<()> {
+async fn drive(
+    fleet: &mut Fleet,
+    deadline: Option<Instant>,
+    done: &dyn Fn(&Fleet) -> bool,
+) -> Result<()> {
     let mut progress = Progress::default();
     let stop = interrupted();
     tokio::pin!(stop);
@@ -323,11 +376,18 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
     let jobs = load_jobs(&args.jobs)?;
     let started = Instant::now();
     let mut fleet = Fleet::up(args.fleet.options()?, &say).await?;
-    say(&format!("fleet up in {:.1} s", started.elapsed().as_secs_f64()));
+    say(&format!(
+        "fleet up in {:.1} s",
+        started.elapsed().as_secs_f64()
+    ));
     let submitted = async {
         for round in 0..args.repeat {
             for (name, spec) in &jobs {
-                let label = if args.repeat > 1 { format!("{name}#{}", round + 1) } else { name.clone() };
+                let label = if args.repeat > 1 {
+                    format!("{name}#{}", round + 1)
+                } else {
+                    name.clone()
+                };
                 fleet.submit(&label, spec).await?;
             }
         }
@@ -356,7 +416,10 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
             eprintln!("{}", local_fleet::services::tail(&log, 15));
         }
     }
-    say(&format!("fleet down; {:.1} s in all", started.elapsed().as_secs_f64()));
+    say(&format!(
+        "fleet down; {:.1} s in all",
+        started.elapsed().as_secs_f64()
+    ));
     submitted?;
     let all_passed = record
         .jobs
@@ -373,7 +436,11 @@ async fn up(args: FleetArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let mut fleet = Fleet::up(args.options()?, &say).await?;
     let dir = args.work.work_dir.display().to_string();
-    let flag = if dir == "target/local-fleet" { String::new() } else { format!(" --work-dir {dir}") };
+    let flag = if dir == "target/local-fleet" {
+        String::new()
+    } else {
+        format!(" --work-dir {dir}")
+    };
     say(&format!(
         "fleet up in {:.1} s; from another terminal: `local-fleet submit{flag} examples/jobs`, `local-fleet status{flag}`, `local-fleet down{flag}` (or Ctrl-C here)",
         started.elapsed().as_secs_f64()
@@ -397,7 +464,14 @@ async fn submit_jobs(args: SubmitArgs) -> Result<ExitCode> {
     for (name, spec) in &jobs {
         let at_unix_ms = unix_ms();
         let id = submit(&client, &fleet.agent_type, spec).await?;
-        append_submitted(&args.work.work_dir, &Submitted { id: id.clone(), name: name.clone(), at_unix_ms })?;
+        append_submitted(
+            &args.work.work_dir,
+            &Submitted {
+                id: id.clone(),
+                name: name.clone(),
+                at_unix_ms,
+            },
+        )?;
         println!("{id}  {name}");
         ids.push((id, name.clone()));
     }
@@ -416,7 +490,11 @@ async fn submit_jobs(args: SubmitArgs) -> Result<ExitCode> {
         println!("{id}  {name}  {}", job.as_str());
         failed |= job.as_str() != "passed";
     }
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn append_submitted(work_dir: &Path, job: &Submitted) -> Result<()> {
@@ -433,7 +511,9 @@ fn append_submitted(work_dir: &Path, job: &Submitted) -> Result<()> {
 }
 
 fn status(args: StatusArgs) -> Result<ExitCode> {
-    let up = FleetFile::read(&args.work.work_dir).ok().filter(|f| alive(f.pid));
+    let up = FleetFile::read(&args.work.work_dir)
+        .ok()
+        .filter(|f| alive(f.pid));
     let path = args.work.work_dir.join(STATUS_FILE);
     let text = std::fs::read_to_string(&path).with_context(|| {
         format!(
@@ -446,9 +526,13 @@ fn status(args: StatusArgs) -> Result<ExitCode> {
         println!("{text}");
         return Ok(ExitCode::SUCCESS);
     }
-    let record: FleetRecord = serde_json::from_str(&text).with_context(|| format!("{} is not a fleet record", path.display()))?;
+    let record: FleetRecord = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a fleet record", path.display()))?;
     match &up {
-        Some(f) => println!("fleet up (pid {}): hub {}, emulator {}, stack {}, group {}", f.pid, f.hub_url, f.aws_endpoint, f.stack, f.group),
+        Some(f) => println!(
+            "fleet up (pid {}): hub {}, emulator {}, stack {}, group {}",
+            f.pid, f.hub_url, f.aws_endpoint, f.stack, f.group
+        ),
         None => println!("fleet down; its last record:"),
     }
     print!("{}", render(&record));

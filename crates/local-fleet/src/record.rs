@@ -104,7 +104,11 @@ impl FleetRecord {
 
     /// The stand-in's events since the last call (`events` is its whole list) and the group's
     /// size changes.
-    pub fn observe_fleet(&mut self, events: &[(std::time::Duration, FleetEvent)], sizes: &[(std::time::Duration, i32)]) {
+    pub fn observe_fleet(
+        &mut self,
+        events: &[(std::time::Duration, FleetEvent)],
+        sizes: &[(std::time::Duration, i32)],
+    ) {
         for (at, event) in events.iter().skip(self.events_seen) {
             let at = at.as_secs_f64();
             match event {
@@ -128,7 +132,9 @@ impl FleetRecord {
                 FleetEvent::SpotNotice(_) => {}
                 ended => {
                     let (id, how) = match ended {
-                        FleetEvent::Terminated(id) => (id, "left the group (its shutdown hook or a scale-in)"),
+                        FleetEvent::Terminated(id) => {
+                            (id, "left the group (its shutdown hook or a scale-in)")
+                        }
                         FleetEvent::PoweredOff(id) => (id, "powered off; replaced"),
                         FleetEvent::Unhealthy(id) => (id, "unhealthy; replaced"),
                         FleetEvent::Killed(id) => (id, "killed; replaced"),
@@ -174,7 +180,11 @@ impl FleetRecord {
                 track.result = job.result.map(|r| r.as_str().to_owned());
             }
             if track.instance.is_none() {
-                track.instance = job.agent.as_deref().and_then(instance_of).map(str::to_owned);
+                track.instance = job
+                    .agent
+                    .as_deref()
+                    .and_then(instance_of)
+                    .map(str::to_owned);
             }
         }
         for agent in agents {
@@ -226,7 +236,10 @@ impl FleetRecord {
             queue_p50: percentile(&queue, 50.0),
             queue_p95: percentile(&queue, 95.0),
             boot_p50: percentile(&boot, 50.0),
-            boot_max: boot.iter().copied().fold(None, |m: Option<Secs>, b| Some(m.map_or(b, |m| m.max(b)))),
+            boot_max: boot
+                .iter()
+                .copied()
+                .fold(None, |m: Option<Secs>, b| Some(m.map_or(b, |m| m.max(b)))),
             instances: self.instances.len(),
             peak_size: self.sizes.iter().map(|(_, s)| *s).max().unwrap_or(0),
             job_seconds,
@@ -292,7 +305,8 @@ pub fn check_log(request: &JobRequest, result: &str, log: &str) -> Result<usize,
         .filter(|l| !l.trim().is_empty())
         .enumerate()
         .map(|(n, line)| {
-            serde_json::from_str(line).map_err(|e| format!("event {} is not a log event: {e}", n + 1))
+            serde_json::from_str(line)
+                .map_err(|e| format!("event {} is not a log event: {e}", n + 1))
         })
         .collect::<Result<_, _>>()?;
     match events.first() {
@@ -301,7 +315,11 @@ pub fn check_log(request: &JobRequest, result: &str, log: &str) -> Result<usize,
     }
     match events.last() {
         Some(LogEvent::JobFinished { result: r, .. }) if r.as_str() == result => {}
-        other => return Err(format!("the log ends with {other:?}, not job_finished {result}")),
+        other => {
+            return Err(format!(
+                "the log ends with {other:?}, not job_finished {result}"
+            ));
+        }
     }
     let finished: Vec<&str> = events
         .iter()
@@ -388,7 +406,11 @@ pub fn render(record: &FleetRecord) -> String {
         "group size (min {}, max {}): {}",
         record.min_size,
         record.max_size,
-        if timeline.is_empty() { "-".to_owned() } else { timeline.join(" → ") }
+        if timeline.is_empty() {
+            "-".to_owned()
+        } else {
+            timeline.join(" → ")
+        }
     );
     let summary = record.summary();
     let _ = writeln!(
@@ -489,7 +511,11 @@ mod tests {
             ],
             &[agent],
         );
-        record.observe_hub(9.0, &[job("job-b", JobState::Finished, Some("i-2__def"))], &[]);
+        record.observe_hub(
+            9.0,
+            &[job("job-b", JobState::Finished, Some("i-2__def"))],
+            &[],
+        );
         // Events already seen are not applied twice; new ones are.
         let mut events = events;
         events.push((d(10.0), FleetEvent::Terminated("i-1".into())));
@@ -514,9 +540,20 @@ mod tests {
         assert_eq!(summary.instance_seconds_per_job_second(), Some(3.0));
 
         let report = render(&record);
-        assert!(report.contains("group size (min 0, max 2): 0 (+0 s) → 2 (+1 s) → 0 (+11 s)"), "{report}");
-        assert!(report.contains("jobs passed: 2/2; queue time (submitted → started) p50 3.0 s, p95 6.5 s"), "{report}");
-        assert!(report.contains("18.0 for 6.0 job-seconds: 3.00 instance-seconds per job-second"), "{report}");
+        assert!(
+            report.contains("group size (min 0, max 2): 0 (+0 s) → 2 (+1 s) → 0 (+11 s)"),
+            "{report}"
+        );
+        assert!(
+            report.contains(
+                "jobs passed: 2/2; queue time (submitted → started) p50 3.0 s, p95 6.5 s"
+            ),
+            "{report}"
+        );
+        assert!(
+            report.contains("18.0 for 6.0 job-seconds: 3.00 instance-seconds per job-second"),
+            "{report}"
+        );
     }
 
     #[test]
@@ -536,19 +573,27 @@ mod tests {
         let cmd = |d: &str| {
             [
                 line(serde_json::json!({"event": "cmd_started", "timestamp": 1, "directive": d})),
-                line(serde_json::json!({"event": "cmd_finished", "timestamp": 2, "directive": d,
-                    "exit_code": 0, "started_at": 1, "finished_at": 2})),
+                line(
+                    serde_json::json!({"event": "cmd_finished", "timestamp": 2, "directive": d,
+                    "exit_code": 0, "started_at": 1, "finished_at": 2}),
+                ),
             ]
             .join("\n")
         };
-        let finished = line(serde_json::json!({"event": "job_finished", "timestamp": 3, "result": "passed"}));
-        let whole = [started.clone(), cmd("echo one"), cmd("Run tests"), finished.clone()].join("\n");
+        let finished =
+            line(serde_json::json!({"event": "job_finished", "timestamp": 3, "result": "passed"}));
+        let whole = [
+            started.clone(),
+            cmd("echo one"),
+            cmd("Run tests"),
+            finished.clone(),
+        ]
+        .join("\n");
         assert_eq!(check_log(&request, "passed", &whole), Ok(6));
         assert!(check_log(&request, "failed", &whole).is_err());
         let missing = [started.clone(), cmd("echo one"), finished.clone()].join("\n");
         assert!(
-            check_log(&request, "passed", &missing)
-                .is_err_and(|e| e.contains("\"Run tests\"")),
+            check_log(&request, "passed", &missing).is_err_and(|e| e.contains("\"Run tests\"")),
         );
         let unfinished = [started, cmd("echo one"), cmd("Run tests")].join("\n");
         assert!(check_log(&request, "passed", &unfinished).is_err());

@@ -189,7 +189,10 @@ mod tests {
         let started = Instant::now();
         service.stop();
         assert!(!alive(pid), "still running after stop");
-        assert!(started.elapsed() >= STOP_GRACE, "SIGKILL came before the grace period");
+        assert!(
+            started.elapsed() >= STOP_GRACE,
+            "SIGKILL came before the grace period"
+        );
         assert_eq!(std::fs::read_to_string(&log).expect("log"), "up\n");
     }
 
@@ -209,6 +212,9 @@ mod tests {
             .expect_err("it exited");
         let message = format!("{error:#}");
         assert!(message.contains("broken exited"), "{message}");
-        assert!(message.contains("no such option: --frobnicate"), "{message}");
+        assert!(
+            message.contains("no such option: --frobnicate"),
+            "{message}"
+        );
     }
 }

@@ -36,6 +36,8 @@ pub const AGENT_TYPE: &str = "local-fleet";
 pub const FLEET_FILE: &str = "fleet.json";
 /// Its record, rewritten every second.
 pub const STATUS_FILE: &str = "status.json";
+/// The file that marks a directory as a fleet's (and so safe to clear).
+pub const WORK_DIR_MARK: &str = ".local-fleet";
 /// Jobs submitted from other processes: one JSON object per line.
 pub const SUBMITTED_FILE: &str = "submitted.jsonl";
 
@@ -98,13 +100,17 @@ impl FleetFile {
                 path.display()
             )
         })?;
-        serde_json::from_str(&text).with_context(|| format!("{} is not a fleet file", path.display()))
+        serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a fleet file", path.display()))
     }
 
     /// A job API client for the hub.
     pub fn client(&self) -> Result<Client> {
         let token = std::fs::read_to_string(&self.api_token_file).with_context(|| {
-            format!("cannot read the hub's API token from {}", self.api_token_file.display())
+            format!(
+                "cannot read the hub's API token from {}",
+                self.api_token_file.display()
+            )
         })?;
         Client::new(&self.hub_url, Secret::new(token.trim()))
     }
@@ -177,11 +183,7 @@ impl Fleet {
                 existing.pid
             );
         }
-        if work.exists() {
-            std::fs::remove_dir_all(work)
-                .with_context(|| format!("cannot clear {}", work.display()))?;
-        }
-        std::fs::create_dir_all(work).with_context(|| format!("cannot create {}", work.display()))?;
+        clear_work_dir(work)?;
         let work = std::fs::canonicalize(work)?;
         let binary = |name: &str| -> Result<PathBuf> {
             let path = options.bin_dir.join(name);
@@ -205,17 +207,17 @@ impl Fleet {
         let moto_port = free_port()?;
         let mut moto = Service::spawn(
             "moto_server",
-            Command::new(&options.python).arg(&options.moto_script).args([
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &moto_port.to_string(),
-            ]),
+            Command::new(&options.python)
+                .arg(&options.moto_script)
+                .args(["-H", "127.0.0.1", "-p", &moto_port.to_string()]),
             &work.join("moto.log"),
         )?;
         let aws_endpoint = format!("http://127.0.0.1:{moto_port}");
-        moto.wait_http(&format!("{aws_endpoint}/moto-api/"), Duration::from_secs(60))
-            .await?;
+        moto.wait_http(
+            &format!("{aws_endpoint}/moto-api/"),
+            Duration::from_secs(60),
+        )
+        .await?;
         say(&format!("moto_server on {aws_endpoint} (pid {})", moto.pid));
 
         let hub_port = free_port()?;
@@ -241,7 +243,10 @@ impl Fleet {
             context: work.join("cdk.context.json"),
             overrides: vec![
                 ("SEMAPHORE_ENDPOINT".into(), hub_addr.clone()),
-                ("SEMAPHORE_AGENT_ASG_MAX_SIZE".into(), options.max_size.to_string()),
+                (
+                    "SEMAPHORE_AGENT_ASG_MAX_SIZE".into(),
+                    options.max_size.to_string(),
+                ),
                 (
                     "SEMAPHORE_AGENT_DISCONNECT_AFTER_IDLE_TIMEOUT".into(),
                     options.idle_timeout_secs.to_string(),
@@ -388,7 +393,11 @@ impl Fleet {
         if let (Ok(jobs), Ok(agents)) = (self.client.jobs().await, self.client.agents().await) {
             self.record.observe_hub(now, &jobs, &agents);
             for job in jobs.iter().filter(|j| j.result.is_some()) {
-                let unchecked = self.record.jobs.get(&job.id).is_some_and(|t| t.log.is_none());
+                let unchecked = self
+                    .record
+                    .jobs
+                    .get(&job.id)
+                    .is_some_and(|t| t.log.is_none());
                 if !unchecked {
                     continue;
                 }
@@ -406,7 +415,10 @@ impl Fleet {
                 }
             }
         }
-        if self.last_written.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+        if self
+            .last_written
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+        {
             self.write_status()?;
         }
         Ok(())
@@ -480,7 +492,8 @@ impl Fleet {
         let _ = (&mut self.scaler).await;
         self.record.now = self.now();
         self.stand_in.shutdown();
-        self.record.observe_fleet(&self.stand_in.events, &self.stand_in.sizes);
+        self.record
+            .observe_fleet(&self.stand_in.events, &self.stand_in.sizes);
         let _ = self.write_status();
         self.hub.stop();
         self.moto.stop();
@@ -489,13 +502,40 @@ impl Fleet {
     }
 }
 
+/// Empties the work directory for a new fleet and marks it as the fleet's. A directory that
+/// holds anything and lacks the mark (a mistyped `--work-dir ~`) is refused, never cleared.
+fn clear_work_dir(work: &Path) -> Result<()> {
+    let marked = work.join(WORK_DIR_MARK).exists();
+    let empty = std::fs::read_dir(work).map_or(true, |mut d| d.next().is_none());
+    if work.exists() && !empty && !marked {
+        bail!(
+            "{} is not empty and was not made by local-fleet: choose another --work-dir (a fleet clears its directory when it comes up)",
+            work.display()
+        );
+    }
+    if work.exists() {
+        std::fs::remove_dir_all(work)
+            .with_context(|| format!("cannot clear {}", work.display()))?;
+    }
+    std::fs::create_dir_all(work).with_context(|| format!("cannot create {}", work.display()))?;
+    std::fs::write(
+        work.join(WORK_DIR_MARK),
+        "A local fleet's work directory: `local-fleet up` and `run` clear it.\n",
+    )?;
+    Ok(())
+}
+
 /// The SDK configuration for the emulator (dummy credentials, the fleet's region).
 pub async fn emulator_sdk(endpoint: &str) -> SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new(REGION))
         .credentials_provider(aws_sdk_autoscaling::config::Credentials::new(
-            "testing", "testing", None, None, "local-fleet",
+            "testing",
+            "testing",
+            None,
+            None,
+            "local-fleet",
         ))
         .load()
         .await

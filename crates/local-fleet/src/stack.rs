@@ -179,7 +179,8 @@ pub fn stand_in_lambdas(dir: &Path) -> Result<PathBuf> {
         )?;
         let bytes = zip.finish()?.into_inner();
         let file = dir.join(format!("{}.zip", asset.name()));
-        std::fs::write(&file, &bytes).with_context(|| format!("cannot write {}", file.display()))?;
+        std::fs::write(&file, &bytes)
+            .with_context(|| format!("cannot write {}", file.display()))?;
         manifest.push(ManifestEntry::new(
             asset.name(),
             &file,
@@ -345,8 +346,15 @@ pub fn scaler_environment_in(
                     .get(scaler_env::STACK_NAME)
                     .is_some()
         })
-        .map(|(id, r)| (id.clone(), r["Properties"]["Environment"]["Variables"].clone()))
-        .context("the template has no scaler function (a Lambda with SEMAPHORE_AGENT_STACK_NAME)")?;
+        .map(|(id, r)| {
+            (
+                id.clone(),
+                r["Properties"]["Environment"]["Variables"].clone(),
+            )
+        })
+        .context(
+            "the template has no scaler function (a Lambda with SEMAPHORE_AGENT_STACK_NAME)",
+        )?;
     let (function, variables) = scaler;
     let mut env = BTreeMap::new();
     for (name, value) in variables.as_object().into_iter().flatten() {

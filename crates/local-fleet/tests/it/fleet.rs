@@ -1,5 +1,4 @@
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use agent_protocol::{Command as JobCommand, JobRequest, JobResult, Secret};
@@ -7,7 +6,9 @@ use aws_config::SdkConfig;
 use aws_test_support::{create_group, moto, put_parameter, unique};
 use local_fleet::ec2::{Ec2StandIn, FleetEvent};
 use local_fleet::instance::InstanceSpec;
+use local_fleet::record::FleetRecord;
 use local_fleet::scaler::run_scaler;
+use local_fleet::session::unix_ms;
 use scaler_tick::{GroupSelector, Overprovision, Settings, TickReport};
 use semaphore_hub::client::Client;
 use semaphore_hub::records::{JobRecord, JobState, SubmitJob};
@@ -16,42 +17,14 @@ use stack_contract::AgentParameters;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-/// `agent-instance` and `semaphore-agent` from this workspace's target directory, where
-/// `cargo test --workspace` (and so `scripts/test.sh`) builds them; built here with `cargo
-/// build -p` only when missing. After changing either program, run the workspace's tests (or
-/// build them) so that this test does not run an older build.
-fn binaries() -> &'static (PathBuf, PathBuf) {
-    static BINARIES: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
-    BINARIES.get_or_init(|| {
-        let exe = std::env::current_exe().expect("test binary");
-        let dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("target dir")
-            .to_owned();
-        let paths = (dir.join("agent-instance"), dir.join("semaphore-agent"));
-        if !paths.0.exists() || !paths.1.exists() {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let status = std::process::Command::new(cargo)
-                .args([
-                    "build",
-                    "-q",
-                    "-p",
-                    "agent-instance",
-                    "-p",
-                    "semaphore-agent",
-                    "--bins",
-                ])
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .status()
-                .expect("run cargo build");
-            assert!(
-                status.success(),
-                "cargo build of the instance's binaries failed"
-            );
-        }
-        paths
-    })
+use crate::support::workspace_binary;
+
+/// `agent-instance` and `semaphore-agent`, as the workspace's test build left them.
+fn binaries() -> (PathBuf, PathBuf) {
+    (
+        workspace_binary("agent-instance"),
+        workspace_binary("semaphore-agent"),
+    )
 }
 
 const API_TOKEN: &str = "fleet-api-token";
@@ -75,6 +48,8 @@ struct Fleet {
     scaler: JoinHandle<()>,
     reports: mpsc::UnboundedReceiver<TickReport>,
     started: Instant,
+    /// What the fleet did, observed at each step as `local-fleet` observes it.
+    record: FleetRecord,
 }
 
 struct Options {
@@ -100,7 +75,7 @@ impl Fleet {
     async fn start(test: &str, options: Options) -> Option<Fleet> {
         let sdk = moto(test).await?;
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let (agent_instance, agent) = binaries().clone();
+        let (agent_instance, agent) = binaries();
         let dir = tempfile::tempdir().expect("tempdir");
 
         let api = Secret::new(API_TOKEN);
@@ -192,22 +167,44 @@ impl Fleet {
             scaler,
             reports,
             started: Instant::now(),
+            record: FleetRecord::new(unix_ms(), 0, options.max),
         })
     }
 
-    async fn submit(&self, commands: &[&str]) -> String {
+    async fn submit(&mut self, commands: &[&str]) -> String {
         let request = JobRequest {
             commands: commands.iter().map(|c| JobCommand::new(*c)).collect(),
             ..JobRequest::default()
         };
-        self.client
+        let id = self
+            .client
             .submit(&SubmitJob {
                 agent_type: "fleet".into(),
                 request,
                 time_limit_secs: None,
             })
             .await
-            .expect("submit")
+            .expect("submit");
+        let at = self.started.elapsed().as_secs_f64();
+        self.record.submitted(&id, "-", at);
+        id
+    }
+
+    /// Queue time percentiles and instance-seconds per job-second, as `local-fleet` reports
+    /// them.
+    fn figures(&self) -> String {
+        let summary = self.record.summary();
+        let secs = |s: Option<f64>| s.map_or_else(|| "-".to_owned(), |s| format!("{s:.1} s"));
+        format!(
+            "queue time p50 {}, p95 {}; {:.1} instance-seconds for {:.1} job-seconds ({} per job-second)",
+            secs(summary.queue_p50),
+            secs(summary.queue_p95),
+            summary.instance_seconds,
+            summary.job_seconds,
+            summary
+                .instance_seconds_per_job_second()
+                .map_or_else(|| "-".to_owned(), |r| format!("{r:.2}"))
+        )
     }
 
     /// Stops the hub; returns its address, for [`Fleet::start_hub`].
@@ -272,6 +269,12 @@ impl Fleet {
         while Instant::now() < deadline {
             self.stand_in.step().await.expect("stand-in step");
             let jobs = self.jobs().await;
+            if let Ok(agents) = self.client.agents().await {
+                let now = self.started.elapsed().as_secs_f64();
+                self.record.observe_hub(now, &jobs, &agents);
+            }
+            self.record
+                .observe_fleet(&self.stand_in.events, &self.stand_in.sizes);
             if done(&jobs, &self.stand_in) {
                 return;
             }
@@ -339,9 +342,8 @@ async fn queued_jobs_raise_the_group_run_on_local_instances_and_the_group_shrink
         ids.push(fleet.submit(&[&echo, "sleep 1"]).await);
     }
     fleet.drain().await;
-    let jobs = fleet.jobs().await;
     let summary = fleet.summary().await;
-    eprintln!("{summary}\n{}", figures(&jobs, &fleet.stand_in.events));
+    eprintln!("{summary}\n{}", fleet.figures());
     for id in &ids {
         let job = fleet.client.job(id).await.expect("job");
         assert_eq!(job.result, Some(JobResult::Passed), "{summary}");
@@ -598,47 +600,4 @@ async fn semaphore_unreachable_for_a_minute_loses_no_job_and_no_log_line() {
     let expected: Vec<String> = (1..=75).map(|n| format!("line-{n}")).collect();
     assert_eq!(lines, expected, "every line once, in order");
     fleet.stop().await;
-}
-
-/// Queue time (submitted → started) percentiles and instance-seconds per job-second, as the
-/// test output reports them. The hub keeps whole seconds.
-fn figures(jobs: &[JobRecord], events: &[(Duration, FleetEvent)]) -> String {
-    let mut queue: Vec<i64> = jobs
-        .iter()
-        .filter_map(|j| Some(j.started_at? - j.submitted_at))
-        .collect();
-    queue.sort_unstable();
-    let pct = |p: f64| {
-        let i = ((queue.len().max(1) - 1) as f64 * p).round() as usize;
-        queue.get(i).copied().unwrap_or(0)
-    };
-    let job_secs: i64 = jobs
-        .iter()
-        .filter_map(|j| Some(j.finished_at? - j.started_at?))
-        .sum();
-    let mut launched = std::collections::BTreeMap::new();
-    let mut instance_secs = 0.0;
-    for (at, event) in events {
-        match event {
-            FleetEvent::Launched(id) => {
-                launched.insert(id.clone(), *at);
-            }
-            FleetEvent::Terminated(id)
-            | FleetEvent::PoweredOff(id)
-            | FleetEvent::Unhealthy(id)
-            | FleetEvent::Killed(id)
-            | FleetEvent::SpotReclaimed(id) => {
-                if let Some(start) = launched.remove(id) {
-                    instance_secs += (*at - start).as_secs_f64();
-                }
-            }
-            FleetEvent::Booted(_) | FleetEvent::SpotNotice(_) => {}
-        }
-    }
-    format!(
-        "queue time p50 {} s, p95 {} s; {instance_secs:.1} instance-seconds for {job_secs} job-seconds ({:.2} per job-second)",
-        pct(0.5),
-        pct(0.95),
-        instance_secs / job_secs.max(1) as f64
-    )
 }
