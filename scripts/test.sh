@@ -10,11 +10,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-VENV=${VENV:-.venv}
-if [ ! -x "$VENV/bin/moto_server" ] || [ ! -x "$VENV/bin/cfn-lint" ]; then
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
-fi
+# shellcheck source=scripts/venv.sh
+. scripts/venv.sh
+# The local fleet's tests start their own moto_server with this Python.
+LOCAL_FLEET_PYTHON="$PWD/$VENV/bin/python"
+export LOCAL_FLEET_PYTHON
 CHECKOV_VENV=${CHECKOV_VENV:-.venv-checkov}
 if [ ! -x "$CHECKOV_VENV/bin/checkov" ]; then
   python3 -m venv "$CHECKOV_VENV"

@@ -16,6 +16,7 @@ use local_fleet::session::{
     unix_ms,
 };
 use semaphore_hub::jobspec::{JobSpec, parse_job_file};
+use tokio::sync::watch;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -271,25 +272,54 @@ fn load_jobs(paths: &[PathBuf]) -> Result<Vec<(String, JobSpec)>> {
     Ok(jobs)
 }
 
-/// Waits for Ctrl-C or SIGTERM.
-async fn interrupted() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
+/// Ctrl-C or SIGTERM, watched from the start so that no part of a fleet outlives one: whatever
+/// the fleet is doing, it stops, takes down what it started and exits.
+#[derive(Clone)]
+struct Interrupt(watch::Receiver<bool>);
+
+impl Interrupt {
+    fn watch() -> Result<Interrupt> {
+        let (tx, rx) = watch::channel(false);
+        #[cfg(unix)]
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("cannot watch for SIGTERM")?;
+        tokio::spawn(async move {
+            #[cfg(unix)]
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
+            #[cfg(not(unix))]
+            let _ = tokio::signal::ctrl_c().await;
+            let _ = tx.send(true);
+        });
+        Ok(Interrupt(rx))
     }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
+
+    async fn wait(&mut self) {
+        let _ = self.0.wait_for(|interrupted| *interrupted).await;
+    }
+}
+
+/// The error of an interrupted command.
+#[derive(Debug)]
+struct Interrupted;
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("interrupted; everything the fleet started is stopped")
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// Brings a fleet up unless interrupted first (then what was started is stopped as the
+/// half-built fleet is dropped).
+async fn bring_up(options: FleetOptions, interrupt: &mut Interrupt) -> Result<Fleet> {
+    tokio::select! {
+        fleet = Fleet::up(options, &say) => fleet,
+        _ = interrupt.wait() => Err(Interrupted.into()),
+    }
 }
 
 /// Prints what changed in the record since the last call.
@@ -351,11 +381,10 @@ impl Progress {
 async fn drive(
     fleet: &mut Fleet,
     deadline: Option<Instant>,
+    interrupt: &mut Interrupt,
     done: &dyn Fn(&Fleet) -> bool,
 ) -> Result<()> {
     let mut progress = Progress::default();
-    let stop = interrupted();
-    tokio::pin!(stop);
     loop {
         fleet.step().await?;
         progress.show(&fleet.record);
@@ -367,15 +396,17 @@ async fn drive(
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(250)) => {}
-            _ = &mut stop => bail!("interrupted"),
+            _ = interrupt.wait() => return Err(Interrupted.into()),
         }
     }
 }
 
 async fn run(args: RunArgs) -> Result<ExitCode> {
     let jobs = load_jobs(&args.jobs)?;
+    let options = args.fleet.options()?;
+    let mut interrupt = Interrupt::watch()?;
     let started = Instant::now();
-    let mut fleet = Fleet::up(args.fleet.options()?, &say).await?;
+    let mut fleet = bring_up(options, &mut interrupt).await?;
     say(&format!(
         "fleet up in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -393,7 +424,7 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
         }
         say(&format!("{} job(s) submitted", fleet.record.jobs.len()));
         let deadline = Instant::now() + Duration::from_secs(args.timeout);
-        drive(&mut fleet, Some(deadline), &|f| {
+        drive(&mut fleet, Some(deadline), &mut interrupt, &|f| {
             f.record.all_finished()
                 && f.record.jobs.values().all(|j| j.log.is_some())
                 && f.at_rest()
@@ -433,8 +464,10 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
 }
 
 async fn up(args: FleetArgs) -> Result<ExitCode> {
+    let options = args.options()?;
+    let mut interrupt = Interrupt::watch()?;
     let started = Instant::now();
-    let mut fleet = Fleet::up(args.options()?, &say).await?;
+    let mut fleet = bring_up(options, &mut interrupt).await?;
     let dir = args.work.work_dir.display().to_string();
     let flag = if dir == "target/local-fleet" {
         String::new()
@@ -445,12 +478,13 @@ async fn up(args: FleetArgs) -> Result<ExitCode> {
         "fleet up in {:.1} s; from another terminal: `local-fleet submit{flag} examples/jobs`, `local-fleet status{flag}`, `local-fleet down{flag}` (or Ctrl-C here)",
         started.elapsed().as_secs_f64()
     ));
-    let outcome = drive(&mut fleet, None, &|_| false).await;
+    let outcome = drive(&mut fleet, None, &mut interrupt, &|_| false).await;
     let record = fleet.down().await;
     print!("{}", render(&record));
     say("fleet down");
     match outcome {
-        Err(e) if e.to_string() == "interrupted" => Ok(ExitCode::SUCCESS),
+        // Ctrl-C or `local-fleet down` is how an `up` ends.
+        Err(e) if e.is::<Interrupted>() => Ok(ExitCode::SUCCESS),
         Err(e) => Err(e),
         Ok(()) => Ok(ExitCode::SUCCESS),
     }

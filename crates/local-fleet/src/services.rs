@@ -40,6 +40,10 @@ impl Service {
             .open(log)
             .with_context(|| format!("cannot open {}", log.display()))?;
         let err = out.try_clone()?;
+        // Its own process group: a Ctrl-C at the terminal reaches the fleet, which stops this
+        // in order, not this directly.
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut *command, 0);
         let child = command
             .stdin(Stdio::null())
             .stdout(out)
@@ -179,7 +183,7 @@ mod tests {
         let log = dir.path().join("log");
         let mut service = Service::spawn(
             "stubborn",
-            Command::new("bash").args(["-c", "trap '' TERM; echo up; sleep 60"]),
+            Command::new("bash").args(["-c", "trap '' TERM; echo up; exec sleep 60"]),
             &log,
         )
         .expect("spawn");

@@ -168,11 +168,35 @@ fn run_deploys_the_example_runs_every_bundled_job_and_leaves_nothing_behind() {
     assert!(!work.join("fleet.json").exists(), "fleet.json removed");
 }
 
+/// A `local-fleet` running in the background: interrupted (as Ctrl-C would) and waited for
+/// if the test fails first, so that no fleet outlives its test.
+struct Background(Child);
+
+impl Background {
+    fn wait(&mut self) -> std::process::ExitStatus {
+        self.0.wait().expect("wait for local-fleet")
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            if let Ok(pid) = i32::try_from(self.0.id()) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGINT,
+                );
+            }
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// Waits for `local-fleet up` to say it is up (its `fleet.json`), or fails with its output.
-fn wait_up(up: &mut Child, work: &Path, log: &Path) {
+fn wait_up(up: &mut Background, work: &Path, log: &Path) {
     let deadline = Instant::now() + Duration::from_secs(180);
     while !work.join("fleet.json").exists() {
-        if let Ok(Some(status)) = up.try_wait() {
+        if let Ok(Some(status)) = up.0.try_wait() {
             panic!(
                 "local-fleet up exited ({status}):\n{}",
                 std::fs::read_to_string(log).unwrap_or_default()
@@ -214,25 +238,29 @@ fn up_submit_status_and_down_work_from_separate_processes() {
         text(&out)
     );
 
-    let mut up = local_fleet(&python)
-        .args([
-            "up",
-            "--max-size",
-            "1",
-            "--scaler-every",
-            "1",
-            "--idle-timeout",
-            "2",
-        ])
-        .arg("--work-dir")
-        .arg(&work)
-        .stdout(log.try_clone().expect("log"))
-        .stderr(log)
-        .spawn()
-        .expect("start local-fleet up");
+    let mut up = Background(
+        local_fleet(&python)
+            .args([
+                "up",
+                "--max-size",
+                "1",
+                "--scaler-every",
+                "1",
+                "--idle-timeout",
+                "2",
+            ])
+            .arg("--work-dir")
+            .arg(&work)
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("start local-fleet up"),
+    );
     wait_up(&mut up, &work, &up_log);
     assert!(
-        processes_in(&work).iter().any(|p| p.contains("semaphore-hub")),
+        processes_in(&work)
+            .iter()
+            .any(|p| p.contains("semaphore-hub")),
         "the hub runs with its database in the work directory: {:?}",
         processes_in(&work)
     );
@@ -283,7 +311,7 @@ fn up_submit_status_and_down_work_from_separate_processes() {
 
     let out = fleet(&["down"]);
     assert!(out.status.success(), "{}", text(&out));
-    let status = up.wait().expect("up exits");
+    let status = up.wait();
     let up_output = std::fs::read_to_string(&up_log).unwrap_or_default();
     assert!(status.success(), "local-fleet up: {status}\n{up_output}");
     assert!(up_output.contains("fleet down"), "{up_output}");
@@ -358,4 +386,62 @@ fn bad_input_is_refused_before_anything_starts() {
         std::fs::read_to_string(work.join("precious.txt")).expect("kept"),
         "keep me"
     );
+}
+
+#[test]
+fn ctrl_c_in_the_middle_of_a_run_stops_everything_it_started() {
+    let Some(python) = moto_python("the interrupted local fleet run") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let work = dir.path().join("fleet");
+    let log_path = dir.path().join("run.log");
+    let log = std::fs::File::create(&log_path).expect("log");
+    let mut run = Background(
+        local_fleet(&python)
+            .args(["run", "--scaler-every", "1", "--work-dir"])
+            .arg(&work)
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("start local-fleet run"),
+    );
+    // Wait until a job runs on an instance: the agent and its job are processes to stop too.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let output = std::fs::read_to_string(&log_path).unwrap_or_default();
+        if output.contains(") started on i-") {
+            break;
+        }
+        if let Ok(Some(status)) = run.0.try_wait() {
+            panic!("local-fleet run exited ({status}) before a job started:\n{output}");
+        }
+        assert!(Instant::now() < deadline, "no job started:\n{output}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        processes_in(&work)
+            .iter()
+            .any(|p| p.contains("/agent/agent start")),
+        "an agent runs: {:?}",
+        processes_in(&work)
+    );
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(run.0.id()).expect("pid"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("SIGINT");
+    let status = run.wait();
+    let output = std::fs::read_to_string(&log_path).unwrap_or_default();
+    assert_eq!(status.code(), Some(1), "{output}");
+    assert!(
+        output.contains("error: interrupted; everything the fleet started is stopped"),
+        "{output}"
+    );
+    assert!(
+        output.contains("jobs (6):"),
+        "the report of what happened: {output}"
+    );
+    for pid in started_pids(&output) {
+        assert!(!alive(pid), "pid {pid} is still running");
+    }
+    assert_eq!(processes_in(&work), Vec::<String>::new());
+    assert!(!work.join("fleet.json").exists());
 }
