@@ -195,7 +195,7 @@ impl FleetArgs {
             ("--boot-delay", self.boot_delay),
             ("--scaler-every", self.scaler_every),
         ] {
-            if !value.is_finite() || value < 0.0 || value > 3600.0 {
+            if !(0.0..=3600.0).contains(&value) {
                 bail!("{flag} {value} is invalid: use a number of seconds from 0 to 3600");
             }
         }
