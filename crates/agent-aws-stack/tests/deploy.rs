@@ -2,23 +2,22 @@
 //! first deploy, no-op deploy, update, destroy; then the upgrade of a stack that the
 //! original CDK app created.
 //!
-//! moto cannot run Lambdas (no Docker), so a responder thread plays the custom resources'
-//! Lambda: it answers every custom resource of a stack in progress through moto's response
-//! URL, as CloudFormation's Lambda would.
+//! moto cannot run Lambdas (no Docker), so the local fleet's responder plays the custom
+//! resources' Lambda: it answers every custom resource of this test's stacks while in progress
+//! through moto's response URL, as CloudFormation's Lambda would, and the Lambda zips are the
+//! local fleet's stand-ins.
 //!
 //! Everything runs in one test, in order: the bootstrap (ours, then the original's CDK one)
 //! is per account and region, and moto has one of each.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_sdk_cloudformation as cfn;
-use serde_json::{Value, json};
+use local_fleet::stack::{Responder, stand_in_lambdas};
+use serde_json::Value;
 use stack_template::assets::LambdaAsset;
 
 const ACCOUNT: &str = "123456789012";
@@ -78,139 +77,8 @@ fn synth_flags(config: &Path, context: &Path, keys: &Path) -> Vec<String> {
     .collect()
 }
 
-/// A `package` folder with small stand-in zips under the keys this binary's template names
-/// (moto stores Lambda code without running it).
-fn stand_in_lambdas(dir: &Path) -> PathBuf {
-    use sha2::Digest as _;
-    let out = dir.join("lambdas");
-    std::fs::create_dir_all(&out).expect("lambdas dir");
-    let mut manifest = Vec::new();
-    for asset in LambdaAsset::ALL {
-        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-        zip.start_file("bootstrap", zip::write::SimpleFileOptions::default())
-            .expect("zip entry");
-        zip.write_all(b"#!/bin/sh\n").expect("zip write");
-        let bytes = zip.finish().expect("zip").into_inner();
-        std::fs::write(out.join(format!("{}.zip", asset.name())), &bytes).expect("write zip");
-        let sha = stack_template::fingerprint::hex(&sha2::Sha256::digest(&bytes));
-        manifest.push(json!({
-            "function": asset.name(),
-            "zip": format!("{}.zip", asset.name()),
-            "bytes": bytes.len(),
-            "sha256": sha,
-            "s3_key": asset.s3_key(),
-        }));
-    }
-    std::fs::write(
-        out.join("manifest.json"),
-        Value::Array(manifest).to_string(),
-    )
-    .expect("manifest");
-    out
-}
-
 /// Runs the binary with arguments, synthesis flags and extra environment variables.
 type Runner<'a> = dyn Fn(&[&str], &[String], &[(&str, &str)]) -> Output + 'a;
-
-/// Plays the custom resources' Lambda while running.
-struct Responder {
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Responder {
-    fn start(config: aws_config::SdkConfig) -> Responder {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("endpoint");
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                let client = cfn::Client::new(&config);
-                // A stalled answer must not stop the responder from answering the next one.
-                let http = reqwest::Client::builder()
-                    .timeout(Duration::from_secs(5))
-                    .build()
-                    .expect("HTTP client");
-                while !flag.load(Ordering::Relaxed) {
-                    answer_custom_resources(&client, &http, &endpoint).await;
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            });
-        });
-        Responder {
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Responder {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-async fn answer_custom_resources(client: &cfn::Client, http: &reqwest::Client, endpoint: &str) {
-    // Every page: moto answers 50 stacks a page and keeps deleted ones, so on a moto_server
-    // shared with the rest of the suite the stack being created is often on a later page.
-    let Ok(stacks) = client
-        .describe_stacks()
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-    else {
-        return;
-    };
-    for stack in &stacks {
-        let status = stack.stack_status().map(|s| s.as_str()).unwrap_or("");
-        if !matches!(status, "CREATE_IN_PROGRESS" | "UPDATE_IN_PROGRESS") {
-            continue;
-        }
-        let Some(id) = stack.stack_id() else { continue };
-        let Ok(template) = client.get_template().stack_name(id).send().await else {
-            continue;
-        };
-        let Ok(template) = serde_json::from_str::<Value>(template.template_body().unwrap_or("{}"))
-        else {
-            continue;
-        };
-        let resources = template["Resources"]
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
-        for (logical_id, resource) in resources {
-            let kind = resource["Type"].as_str().unwrap_or("");
-            if !(kind.starts_with("Custom::") || kind == "AWS::CloudFormation::CustomResource") {
-                continue;
-            }
-            let body = json!({
-                "Status": "SUCCESS",
-                "StackId": id,
-                "RequestId": "test",
-                "LogicalResourceId": logical_id,
-                "PhysicalResourceId": "CustomResourcePhysicalID",
-                "Data": {}
-            });
-            let _ = http
-                .put(format!(
-                    "{endpoint}/cloudformation_{REGION}/cfnresponse?stack={id}"
-                ))
-                .header("content-type", "")
-                .body(body.to_string())
-                .send()
-                .await;
-        }
-    }
-}
 
 /// Logical id → physical id of the live stack named `stack` (by its ARN: moto keeps deleted
 /// stacks of the same name and may answer for one of them).
@@ -279,7 +147,13 @@ fn bootstrap_deploy_update_diff_destroy_and_upgrade_from_the_original() {
     let Some(sdk) = rt.block_on(aws_test_support::moto("deploy workflow")) else {
         return;
     };
-    let _responder = Responder::start(sdk.clone());
+    // The custom resources' Lambda, played on the test's runtime for the two stacks this
+    // test creates (moto runs no Lambda).
+    let _responder = {
+        let _runtime = rt.enter();
+        let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("endpoint");
+        Responder::start(&sdk, &endpoint, REGION, &["ci-agents", "test-stack"]).expect("responder")
+    };
     let client = cfn::Client::new(&sdk);
     let s3 = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&sdk)
@@ -288,7 +162,7 @@ fn bootstrap_deploy_update_diff_destroy_and_upgrade_from_the_original() {
     );
     let ssm = aws_sdk_ssm::Client::new(&sdk);
     let dir = tempfile::tempdir().expect("tempdir");
-    let lambdas = stand_in_lambdas(dir.path());
+    let lambdas = stand_in_lambdas(&dir.path().join("lambdas")).expect("stand-in Lambdas");
     let example = workspace().join("examples/linux");
     let stack = "ci-agents"; // examples/linux/config.json
     let flags = synth_flags(

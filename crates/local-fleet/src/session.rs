@@ -19,6 +19,7 @@ use semaphore_hub::client::Client;
 use semaphore_hub::jobspec::JobSpec;
 use semaphore_hub::records::SubmitJob;
 use serde::{Deserialize, Serialize};
+use stack_config::params;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -185,6 +186,27 @@ impl Fleet {
         }
         clear_work_dir(work)?;
         let work = std::fs::canonicalize(work)?;
+        // The configuration first: a bad one stops everything before anything starts.
+        let (moto_port, hub_port) = (free_port()?, free_port()?);
+        let hub_addr = format!("127.0.0.1:{hub_port}");
+        let hub_url = format!("http://{hub_addr}");
+        let config = LocalConfig {
+            file: options.config.clone(),
+            github_keys: options.github_keys.clone(),
+            context: work.join("cdk.context.json"),
+            overrides: vec![
+                (params::ENDPOINT.into(), hub_addr.clone()),
+                (params::ASG_MAX_SIZE.into(), options.max_size.to_string()),
+                (
+                    params::DISCONNECT_AFTER_IDLE_TIMEOUT.into(),
+                    options.idle_timeout_secs.to_string(),
+                ),
+                // moto 5.2 fails (HTTP 500) on an SSM parameter with tags, which the stack's
+                // tags would add.
+                (params::TAGS.into(), String::new()),
+            ],
+        };
+        let stack_config = config.resolve()?;
         let binary = |name: &str| -> Result<PathBuf> {
             let path = options.bin_dir.join(name);
             if !path.exists() {
@@ -204,7 +226,6 @@ impl Fleet {
             );
         }
 
-        let moto_port = free_port()?;
         let mut moto = Service::spawn(
             "moto_server",
             Command::new(&options.python)
@@ -220,9 +241,6 @@ impl Fleet {
         .await?;
         say(&format!("moto_server on {aws_endpoint} (pid {})", moto.pid));
 
-        let hub_port = free_port()?;
-        let hub_addr = format!("127.0.0.1:{hub_port}");
-        let hub_url = format!("http://{hub_addr}");
         let api_token_file = work.join("hub.api-token");
         let mut hub = Service::spawn(
             "semaphore-hub",
@@ -237,36 +255,15 @@ impl Fleet {
         say(&format!("semaphore-hub on {hub_url} (pid {})", hub.pid));
 
         let sdk = emulator_sdk(&aws_endpoint).await;
-        let config = LocalConfig {
-            file: options.config.clone(),
-            github_keys: options.github_keys.clone(),
-            context: work.join("cdk.context.json"),
-            overrides: vec![
-                ("SEMAPHORE_ENDPOINT".into(), hub_addr.clone()),
-                (
-                    "SEMAPHORE_AGENT_ASG_MAX_SIZE".into(),
-                    options.max_size.to_string(),
-                ),
-                (
-                    "SEMAPHORE_AGENT_DISCONNECT_AFTER_IDLE_TIMEOUT".into(),
-                    options.idle_timeout_secs.to_string(),
-                ),
-                // moto 5.2 fails (HTTP 500) on an SSM parameter with tags, which the stack's
-                // tags would add.
-                ("SEMAPHORE_AGENT_TAGS".into(), String::new()),
-            ],
-        };
-        let stack_config = config.resolve()?;
         let cli = StackCli {
             binary: cli_binary,
             aws_endpoint: aws_endpoint.clone(),
             region: REGION.into(),
             log: work.join("deploy.log"),
         };
-
-        let token_file = work.join("hub.api-token");
-        let api_token = std::fs::read_to_string(&token_file)
-            .with_context(|| format!("the hub wrote no API token to {}", token_file.display()))?;
+        let api_token = std::fs::read_to_string(&api_token_file).with_context(|| {
+            format!("the hub wrote no API token to {}", api_token_file.display())
+        })?;
         let client = Client::new(&hub_url, Secret::new(api_token.trim()))?;
         let created = client.create_agent_type(AGENT_TYPE).await?;
         cli.store_token(&config, created.registration_token.expose())?;
@@ -283,7 +280,7 @@ impl Fleet {
         cli.bootstrap(&config)?;
         say("bootstrapped with `agent-aws-stack bootstrap`");
         let lambdas = stack::stand_in_lambdas(&work.join("lambdas"))?;
-        let responder = Responder::start(&sdk, &aws_endpoint, REGION)?;
+        let responder = Responder::start(&sdk, &aws_endpoint, REGION, &[&stack_config.stack_name])?;
         let deploy_started = Instant::now();
         let deployed = cli.deploy(&config, &lambdas);
         responder.stop().await;

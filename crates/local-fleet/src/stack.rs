@@ -214,45 +214,75 @@ pub async fn register_agent_image(sdk: &SdkConfig, config: &StackConfig) -> Resu
         .with_context(|| format!("the emulator registered {name} without an id"))
 }
 
-/// Plays the custom resources' Lambda while it runs: every custom resource of a stack being
-/// created or updated gets a SUCCESS answer through the emulator's response URL, as the
-/// provider Lambda would send.
+/// Plays the custom resources' Lambda while it runs: every custom resource of the named stacks,
+/// while one is being created or updated, gets a SUCCESS answer through the emulator's response
+/// URL, as the provider Lambda would send. Only the named stacks are looked at (through
+/// `ListStacks`, which lists a stack whatever state it is in), so a broken stack of someone
+/// else's on a shared emulator cannot stop the answers.
 pub struct Responder {
     stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
+    task: Option<JoinHandle<()>>,
 }
 
 impl Responder {
-    /// Starts answering in the background.
-    pub fn start(sdk: &SdkConfig, endpoint: &str, region: &str) -> Result<Responder> {
+    /// Starts answering in the background (on the current tokio runtime).
+    pub fn start(
+        sdk: &SdkConfig,
+        endpoint: &str,
+        region: &str,
+        stacks: &[&str],
+    ) -> Result<Responder> {
         let client = cfn::Client::new(sdk);
+        // A stalled answer must not keep the next one waiting long.
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()?;
         let base = format!("{endpoint}/cloudformation_{region}/cfnresponse");
+        let names: Vec<String> = stacks.iter().map(|s| (*s).to_owned()).collect();
         let (stop, mut stopped) = watch::channel(false);
         let task = tokio::spawn(async move {
             loop {
-                answer_custom_resources(&client, &http, &base).await;
+                answer_custom_resources(&client, &http, &base, &names).await;
                 tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                    _ = tokio::time::sleep(Duration::from_millis(100)) => {}
                     _ = stopped.changed() => return,
                 }
             }
         });
-        Ok(Responder { stop, task })
+        Ok(Responder {
+            stop,
+            task: Some(task),
+        })
     }
 
     /// Stops answering.
-    pub async fn stop(self) {
+    pub async fn stop(mut self) {
         let _ = self.stop.send(true);
-        let _ = self.task.await;
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
     }
 }
 
-async fn answer_custom_resources(client: &cfn::Client, http: &reqwest::Client, base: &str) {
+impl Drop for Responder {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
+async fn answer_custom_resources(
+    client: &cfn::Client,
+    http: &reqwest::Client,
+    base: &str,
+    names: &[String],
+) {
+    use cfn::types::StackStatus;
     let Ok(stacks) = client
-        .describe_stacks()
+        .list_stacks()
+        .stack_status_filter(StackStatus::CreateInProgress)
+        .stack_status_filter(StackStatus::UpdateInProgress)
         .into_paginator()
         .items()
         .send()
@@ -262,11 +292,16 @@ async fn answer_custom_resources(client: &cfn::Client, http: &reqwest::Client, b
         return;
     };
     for stack in &stacks {
-        let status = stack.stack_status().map(|s| s.as_str()).unwrap_or("");
-        if !matches!(status, "CREATE_IN_PROGRESS" | "UPDATE_IN_PROGRESS") {
+        let in_progress = matches!(
+            stack.stack_status(),
+            Some(StackStatus::CreateInProgress | StackStatus::UpdateInProgress)
+        );
+        let named = stack
+            .stack_name()
+            .is_some_and(|name| names.iter().any(|n| n == name));
+        let Some(id) = stack.stack_id().filter(|_| in_progress && named) else {
             continue;
-        }
-        let Some(id) = stack.stack_id() else { continue };
+        };
         let Ok(template) = deployed_template(client, id).await else {
             continue;
         };

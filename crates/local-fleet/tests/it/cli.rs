@@ -368,6 +368,30 @@ fn bad_input_is_refused_before_anything_starts() {
         assert!(text(&out).contains(expected), "{args:?}: {}", text(&out));
         assert!(!work.exists(), "{args:?}: nothing was started or written");
     }
+    // A configuration the stack refuses stops the run before anything starts, naming the
+    // parameter.
+    let config = dir.path().join("config.json");
+    std::fs::write(
+        &config,
+        r#"{"SEMAPHORE_AGENT_STACK_NAME": "ci-agents", "SEMAPHORE_AGENT_TOKEN_PARAMETER_NAME": "t", "SEMAPHORE_ORGANIZATION": "acme", "SEMAPHORE_AGENT_DISCONNECT_AFTER_JOB": "maybe"}"#,
+    )
+    .expect("write");
+    let out = local_fleet(&python)
+        .args(["run", "--config"])
+        .arg(&config)
+        .arg("--work-dir")
+        .arg(&work)
+        .output()
+        .expect("run local-fleet");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("SEMAPHORE_AGENT_DISCONNECT_AFTER_JOB"),
+        "{}",
+        text(&out)
+    );
+    assert!(!text(&out).contains("moto_server on"), "{}", text(&out));
+    std::fs::remove_dir_all(&work).expect("clear");
+
     // A directory that holds something else is never cleared for a fleet.
     std::fs::create_dir_all(&work).expect("dir");
     std::fs::write(work.join("precious.txt"), "keep me").expect("write");
