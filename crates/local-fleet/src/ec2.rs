@@ -181,7 +181,7 @@ impl Ec2StandIn {
     }
 
     /// Announces a spot interruption on an instance (its IMDS `spot/instance-action`), and
-    /// reclaims it `lead` later as EC2 does: OS shutdown (SIGTERM to everything), then, after
+    /// reclaims it `lead` later as EC2 does: OS shutdown (SIGTERM to the agent, as the image's unit has systemd do), then, after
     /// [`SHUTDOWN_WAIT`], the machine goes and the group replaces it.
     pub fn spot_interrupt(&mut self, id: &str, lead: Duration) -> Result<()> {
         let instance = self

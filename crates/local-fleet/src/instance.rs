@@ -2,8 +2,9 @@
 //! image's real programs run as processes: `agent-instance boot <stack>-config` (user data),
 //! whose start command launches the Rust agent against the hub, with the image's shutdown hook.
 //!
-//! Everything the instance starts stays in one process group, so terminating the instance
-//! kills its whole tree (jobs run in their own PTY sessions and end when the agent does).
+//! Everything the instance starts stays in one process group, and its jobs run in sessions of
+//! their own inside its directory (their home): terminating the instance kills both, as the
+//! machine going would.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -78,11 +79,14 @@ impl LocalInstance {
         );
         // The image's agent is `<agent dir>/agent`; the boot program recognises it by that path.
         link_or_copy(&spec.agent, &agent_dir.join("agent"))?;
+        // The image's agent runs as its own user, with its own home: jobs start there and
+        // write there, never in the home of whoever runs the fleet.
         write_script(
             &dir.join("start-agent"),
             &format!(
-                "cd '{dir}'\nnohup '{agent}' start --config-file '{config}' {flags} >> '{dir}/agent.out' 2>&1 &\n",
+                "cd '{dir}'\nexport HOME='{home}'\nnohup '{agent}' start --config-file '{config}' {flags} >> '{dir}/agent.out' 2>&1 &\n",
                 dir = dir.display(),
+                home = dir.join("home").display(),
                 agent = agent_dir.join("agent").display(),
                 config = agent_dir.join("config.yaml").display(),
                 flags = spec.agent_flags.join(" "),
@@ -157,7 +161,9 @@ impl LocalInstance {
         &self.imds
     }
 
-    /// What the OS does at shutdown: SIGTERM to every process of the instance.
+    /// What the OS does at shutdown with the image's agent unit (`KillMode=mixed`): SIGTERM
+    /// to the agent's side (the instance's process group), not to the jobs, which go with the
+    /// machine ([`LocalInstance::terminate`]).
     pub fn signal_shutdown(&self) {
         #[cfg(unix)]
         if let Some(group) = self.group {
@@ -168,14 +174,28 @@ impl LocalInstance {
         }
     }
 
-    /// Ends every process of the instance (SIGKILL to its process group).
+    /// Sends `signal` to every process of the instance: its process group (the boot program,
+    /// the agent, hooks) and whatever runs inside its directory (jobs, which the agent starts
+    /// in sessions of their own on a terminal, in the instance's home).
+    #[cfg(unix)]
+    fn signal_all(&self, signal: nix::sys::signal::Signal) {
+        use nix::unistd::Pid;
+        if let Some(group) = self.group {
+            let _ = nix::sys::signal::killpg(Pid::from_raw(group), signal);
+        }
+        for process in crate::services::processes_in(&self.dir) {
+            if let Ok(pid) = i32::try_from(process.pid) {
+                let _ = nix::sys::signal::kill(Pid::from_raw(pid), signal);
+            }
+        }
+    }
+
+    /// Ends every process of the instance at once (SIGKILL), as the machine going would.
     pub fn terminate(&mut self) {
         #[cfg(unix)]
-        if let Some(group) = self.group.take() {
-            let _ = nix::sys::signal::killpg(
-                nix::unistd::Pid::from_raw(group),
-                nix::sys::signal::Signal::SIGKILL,
-            );
+        if self.group.is_some() {
+            self.signal_all(nix::sys::signal::Signal::SIGKILL);
+            self.group = None;
         }
         if let Some(mut child) = self.boot.take() {
             let _ = child.start_kill();

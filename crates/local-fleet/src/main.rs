@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use local_fleet::record::{FleetRecord, render};
-use local_fleet::services::{alive, stop_pid};
+use local_fleet::services::{alive, processes_in, stop_pid};
 use local_fleet::session::{
     FLEET_FILE, Fleet, FleetFile, FleetOptions, STATUS_FILE, SUBMITTED_FILE, Submitted, submit,
     unix_ms,
@@ -579,11 +579,23 @@ fn down(args: WorkDir) -> Result<ExitCode> {
         // The fleet's own shutdown stops every instance, the hub and the emulator.
         stop_pid(fleet.pid, Duration::from_secs(60));
     }
-    // Whatever is left (the fleet's process was killed): stopped by PID here.
+    // Whatever is left when the fleet's process could not stop it (it was killed): the hub
+    // and the emulator by PID, and every process of an instance (agents, boot programs and
+    // hooks started from its directory, jobs running in its home).
     for pid in [fleet.hub_pid, fleet.moto_pid] {
         if alive(pid) {
             stop_pid(pid, Duration::from_secs(5));
         }
+    }
+    let instances = std::fs::canonicalize(&args.work_dir)
+        .unwrap_or_else(|_| args.work_dir.clone())
+        .join("instances");
+    for process in processes_in(&instances) {
+        eprintln!(
+            "stopping {} (pid {}), left by the fleet",
+            process.cmdline, process.pid
+        );
+        stop_pid(process.pid, Duration::from_secs(2));
     }
     let _ = std::fs::remove_file(args.work_dir.join(FLEET_FILE));
     println!("fleet down");

@@ -140,6 +140,72 @@ pub fn alive(pid: u32) -> bool {
     }
 }
 
+/// A process found by [`processes_in`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundProcess {
+    /// Its id.
+    pub pid: u32,
+    /// Its command line, arguments joined by spaces.
+    pub cmdline: String,
+    /// Its working directory (empty when unreadable).
+    pub cwd: PathBuf,
+}
+
+/// The live processes whose command line names something inside `dir` or whose working
+/// directory is inside it: an instance's agent, boot program and hook, its jobs, the hub. This
+/// process and its ancestors (the shell it was started from, perhaps inside `dir`) are never
+/// among them. Linux only (`/proc`); empty elsewhere.
+pub fn processes_in(dir: &Path) -> Vec<FoundProcess> {
+    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
+    let needle = dir.display().to_string();
+    let ours = ancestors();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if ours.contains(&pid) || !alive(pid) {
+            continue;
+        }
+        let cmdline = std::fs::read(entry.path().join("cmdline"))
+            .map(|b| {
+                String::from_utf8_lossy(&b)
+                    .replace('\0', " ")
+                    .trim_end()
+                    .to_owned()
+            })
+            .unwrap_or_default();
+        let cwd = std::fs::read_link(entry.path().join("cwd")).unwrap_or_default();
+        if cmdline.contains(&needle) || cwd.starts_with(&dir) {
+            found.push(FoundProcess { pid, cmdline, cwd });
+        }
+    }
+    found
+}
+
+/// This process and its ancestors.
+fn ancestors() -> Vec<u32> {
+    let mut chain = vec![std::process::id()];
+    while let Some(&pid) = chain.last() {
+        let parent = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|stat| {
+                // `pid (comm) state ppid …`; comm may hold spaces and parentheses.
+                let rest = stat.rsplit_once(')')?.1.to_owned();
+                rest.split_whitespace().nth(1)?.parse::<u32>().ok()
+            });
+        match parent {
+            Some(ppid) if ppid > 1 && !chain.contains(&ppid) => chain.push(ppid),
+            _ => break,
+        }
+    }
+    chain
+}
+
 /// SIGTERM to `pid`, then SIGKILL if it is still there after `grace`.
 pub fn stop_pid(pid: u32, grace: Duration) {
     #[cfg(unix)]
@@ -198,6 +264,41 @@ mod tests {
             "SIGKILL came before the grace period"
         );
         assert_eq!(std::fs::read_to_string(&log).expect("log"), "up\n");
+    }
+
+    #[test]
+    fn processes_in_a_directory_are_found_by_working_directory_and_command_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let inside = std::fs::canonicalize(dir.path()).expect("path");
+        let script = inside.join("script.sh");
+        std::fs::write(&script, "sleep 30\n").expect("script");
+        let spawn = |command: &mut Command| {
+            std::os::unix::process::CommandExt::process_group(command, 0)
+                .spawn()
+                .expect("spawn")
+        };
+        let mut children = [
+            spawn(Command::new("sleep").arg("30").current_dir(&inside)),
+            spawn(Command::new("bash").arg(&script).current_dir("/")),
+            spawn(Command::new("sleep").arg("31").current_dir("/")),
+        ];
+        std::thread::sleep(Duration::from_millis(200));
+        let found: Vec<u32> = processes_in(&inside).iter().map(|p| p.pid).collect();
+        let pids: Vec<u32> = children.iter().map(Child::id).collect();
+        for child in &mut children {
+            let group = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
+            let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
+            let _ = child.wait();
+        }
+        assert!(
+            found.contains(&pids[0]),
+            "by its working directory: {found:?}"
+        );
+        assert!(found.contains(&pids[1]), "by its command line: {found:?}");
+        assert!(!found.contains(&pids[2]), "elsewhere: {found:?}");
+        // This test's own process (and its parents) are never listed.
+        assert!(!found.contains(&std::process::id()));
+        assert!(ancestors().contains(&std::process::id()));
     }
 
     #[tokio::test]

@@ -49,32 +49,12 @@ fn started_pids(stderr: &str) -> Vec<u32> {
         .collect()
 }
 
-/// Processes whose command line or working directory is inside `dir` (an agent, its jobs,
-/// the hub, a boot program or hook).
+/// What runs inside `dir` (see [`local_fleet::services::processes_in`]), for messages.
 fn processes_in(dir: &Path) -> Vec<String> {
-    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
-    let needle = dir.display().to_string();
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|p| p.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if !alive(pid) {
-            continue;
-        }
-        let cmdline = std::fs::read(entry.path().join("cmdline"))
-            .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
-            .unwrap_or_default();
-        let cwd = std::fs::read_link(entry.path().join("cwd")).unwrap_or_default();
-        if cmdline.contains(&needle) || cwd.starts_with(&dir) {
-            found.push(format!("{pid}: {cmdline} (in {})", cwd.display()));
-        }
-    }
-    found
+    local_fleet::services::processes_in(dir)
+        .into_iter()
+        .map(|p| format!("{}: {} (in {})", p.pid, p.cmdline, p.cwd.display()))
+        .collect()
 }
 
 fn example_job_files() -> usize {
@@ -467,5 +447,72 @@ fn ctrl_c_in_the_middle_of_a_run_stops_everything_it_started() {
         assert!(!alive(pid), "pid {pid} is still running");
     }
     assert_eq!(processes_in(&work), Vec::<String>::new());
+    assert!(!work.join("fleet.json").exists());
+}
+
+#[test]
+fn down_stops_what_a_killed_fleet_left_running() {
+    let Some(python) = moto_python("down after a killed fleet") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let work = dir.path().join("fleet");
+    let up_log = dir.path().join("up.log");
+    let log = std::fs::File::create(&up_log).expect("log");
+    let job = dir.path().join("long.yml");
+    std::fs::write(&job, "commands:\n  - echo long job\n  - sleep 120\n").expect("job");
+    let mut up = Background(
+        local_fleet(&python)
+            .args(["up", "--max-size", "1", "--scaler-every", "1", "--work-dir"])
+            .arg(&work)
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("start local-fleet up"),
+    );
+    wait_up(&mut up, &work, &up_log);
+    let out = local_fleet(&python)
+        .arg("submit")
+        .arg(&job)
+        .arg("--work-dir")
+        .arg(&work)
+        .output()
+        .expect("submit");
+    assert!(out.status.success(), "{}", text(&out));
+    // Until the job's shell runs in its instance's directory.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !processes_in(&work).iter().any(|p| p.contains("sleep 120")) {
+        assert!(
+            Instant::now() < deadline,
+            "the job never ran: {:?}\n{}",
+            processes_in(&work),
+            std::fs::read_to_string(&up_log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The fleet's own process dies without a chance to clean up.
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(up.0.id()).expect("pid"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).expect("SIGKILL");
+    let _ = up.wait();
+    assert!(
+        !processes_in(&work).is_empty(),
+        "the hub, the agent and the job outlive it"
+    );
+
+    let out = local_fleet(&python)
+        .arg("down")
+        .arg("--work-dir")
+        .arg(&work)
+        .output()
+        .expect("down");
+    assert!(out.status.success(), "{}", text(&out));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !processes_in(&work).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(processes_in(&work), Vec::<String>::new(), "{}", text(&out));
+    for pid in started_pids(&std::fs::read_to_string(&up_log).unwrap_or_default()) {
+        assert!(!alive(pid), "pid {pid} (moto or the hub) is still running");
+    }
     assert!(!work.join("fleet.json").exists());
 }
