@@ -107,7 +107,7 @@ struct RunArgs {
     #[arg(long = "jobs", value_name = "PATH", default_value = "examples/jobs")]
     jobs: Vec<PathBuf>,
     /// Submit each job this many times.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     repeat: u32,
     /// Give up (and fail) when the jobs have not finished and the group is not back at its
     /// minimum after this many seconds.
@@ -403,6 +403,11 @@ async fn drive(
 
 async fn run(args: RunArgs) -> Result<ExitCode> {
     let jobs = load_jobs(&args.jobs)?;
+    if args.fleet.idle_timeout == 0 {
+        bail!(
+            "--idle-timeout 0 never lets an idle agent go, so the group would never return to its minimum and `run` would never end: use at least 1 (`up` accepts 0)"
+        );
+    }
     let options = args.fleet.options()?;
     let mut interrupt = Interrupt::watch()?;
     let started = Instant::now();

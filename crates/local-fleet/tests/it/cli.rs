@@ -323,7 +323,7 @@ fn bad_input_is_refused_before_anything_starts() {
     )
     .expect("write");
     let python = PathBuf::from("/nonexistent/python");
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 5] = [
         (
             &["--jobs", &bad_job.display().to_string()],
             "epilogue_allways",
@@ -334,6 +334,10 @@ fn bad_input_is_refused_before_anything_starts() {
         ),
         (&["--max-size", "0"], "--max-size 0"),
         (&["--boot-delay=-1"], "--boot-delay"),
+        (
+            &["--idle-timeout", "0"],
+            "--idle-timeout 0 never lets an idle agent go",
+        ),
     ];
     for (args, expected) in cases {
         let out = local_fleet(&python)
