@@ -153,6 +153,21 @@ fn run_deploys_the_example_runs_every_bundled_job_and_leaves_nothing_behind() {
 struct Background(Child);
 
 impl Background {
+    /// `local-fleet <args> --work-dir <work>`, its output in `log`.
+    fn start(python: &Path, args: &[&str], work: &Path, log: &Path) -> Background {
+        let file = std::fs::File::create(log).expect("log");
+        Background(
+            local_fleet(python)
+                .args(args)
+                .arg("--work-dir")
+                .arg(work)
+                .stdout(file.try_clone().expect("log"))
+                .stderr(file)
+                .spawn()
+                .expect("start local-fleet"),
+        )
+    }
+
     fn wait(&mut self) -> std::process::ExitStatus {
         self.0.wait().expect("wait for local-fleet")
     }
@@ -199,7 +214,6 @@ fn up_submit_status_and_down_work_from_separate_processes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let work = dir.path().join("fleet");
     let up_log = dir.path().join("up.log");
-    let log = std::fs::File::create(&up_log).expect("log");
     let fleet = |args: &[&str]| -> Output {
         local_fleet(&python)
             .args(args)
@@ -218,23 +232,19 @@ fn up_submit_status_and_down_work_from_separate_processes() {
         text(&out)
     );
 
-    let mut up = Background(
-        local_fleet(&python)
-            .args([
-                "up",
-                "--max-size",
-                "1",
-                "--scaler-every",
-                "1",
-                "--idle-timeout",
-                "2",
-            ])
-            .arg("--work-dir")
-            .arg(&work)
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("start local-fleet up"),
+    let mut up = Background::start(
+        &python,
+        &[
+            "up",
+            "--max-size",
+            "1",
+            "--scaler-every",
+            "1",
+            "--idle-timeout",
+            "2",
+        ],
+        &work,
+        &up_log,
     );
     wait_up(&mut up, &work, &up_log);
     assert!(
@@ -404,16 +414,7 @@ fn ctrl_c_in_the_middle_of_a_run_stops_everything_it_started() {
     let dir = tempfile::tempdir().expect("tempdir");
     let work = dir.path().join("fleet");
     let log_path = dir.path().join("run.log");
-    let log = std::fs::File::create(&log_path).expect("log");
-    let mut run = Background(
-        local_fleet(&python)
-            .args(["run", "--scaler-every", "1", "--work-dir"])
-            .arg(&work)
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("start local-fleet run"),
-    );
+    let mut run = Background::start(&python, &["run", "--scaler-every", "1"], &work, &log_path);
     // Wait until a job runs on an instance: the agent and its job are processes to stop too.
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
@@ -462,17 +463,13 @@ fn down_stops_what_a_killed_fleet_left_running() {
     let dir = tempfile::tempdir().expect("tempdir");
     let work = dir.path().join("fleet");
     let up_log = dir.path().join("up.log");
-    let log = std::fs::File::create(&up_log).expect("log");
     let job = dir.path().join("long.yml");
     std::fs::write(&job, "commands:\n  - echo long job\n  - sleep 120\n").expect("job");
-    let mut up = Background(
-        local_fleet(&python)
-            .args(["up", "--max-size", "1", "--scaler-every", "1", "--work-dir"])
-            .arg(&work)
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("start local-fleet up"),
+    let mut up = Background::start(
+        &python,
+        &["up", "--max-size", "1", "--scaler-every", "1"],
+        &work,
+        &up_log,
     );
     wait_up(&mut up, &work, &up_log);
     let out = local_fleet(&python)
