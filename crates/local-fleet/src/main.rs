@@ -43,10 +43,13 @@ enum Command {
     Down(WorkDir),
 }
 
+/// `--work-dir` when not given.
+const DEFAULT_WORK_DIR: &str = "target/local-fleet";
+
 #[derive(Debug, Clone, Args)]
 struct WorkDir {
     /// Where the fleet keeps its files (cleared when a fleet comes up).
-    #[arg(long, value_name = "DIR", default_value = "target/local-fleet")]
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_WORK_DIR)]
     work_dir: PathBuf,
 }
 
@@ -474,7 +477,7 @@ async fn up(args: FleetArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let mut fleet = bring_up(options, &mut interrupt).await?;
     let dir = args.work.work_dir.display().to_string();
-    let flag = if dir == "target/local-fleet" {
+    let flag = if dir == DEFAULT_WORK_DIR {
         String::new()
     } else {
         format!(" --work-dir {dir}")
@@ -592,10 +595,7 @@ fn down(args: WorkDir) -> Result<ExitCode> {
             stop_pid(pid, Duration::from_secs(5));
         }
     }
-    let instances = std::fs::canonicalize(&args.work_dir)
-        .unwrap_or_else(|_| args.work_dir.clone())
-        .join("instances");
-    for process in processes_in(&instances) {
+    for process in processes_in(&args.work_dir.join("instances")) {
         eprintln!(
             "stopping {} (pid {}), left by the fleet",
             process.cmdline, process.pid

@@ -35,6 +35,21 @@ pub struct JobTrack {
     pub log: Option<Result<usize, String>>,
 }
 
+impl JobTrack {
+    /// A job submitted at `submitted`, from the file `name`, not yet seen started.
+    pub fn new(name: &str, submitted: Secs) -> JobTrack {
+        JobTrack {
+            name: name.to_owned(),
+            submitted,
+            started: None,
+            finished: None,
+            result: None,
+            instance: None,
+            log: None,
+        }
+    }
+}
+
 /// One instance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InstanceTrack {
@@ -88,18 +103,7 @@ impl FleetRecord {
 
     /// A job this process submitted, at `at`.
     pub fn submitted(&mut self, id: &str, name: &str, at: Secs) {
-        self.jobs.insert(
-            id.to_owned(),
-            JobTrack {
-                name: name.to_owned(),
-                submitted: at,
-                started: None,
-                finished: None,
-                result: None,
-                instance: None,
-                log: None,
-            },
-        );
+        self.jobs.insert(id.to_owned(), JobTrack::new(name, at));
     }
 
     /// The stand-in's events since the last call (`events` is its whole list) and the group's
@@ -162,15 +166,10 @@ impl FleetRecord {
         self.now = now;
         for job in jobs {
             let submitted = self.at_unix_secs(job.submitted_at);
-            let track = self.jobs.entry(job.id.clone()).or_insert_with(|| JobTrack {
-                name: "-".to_owned(),
-                submitted,
-                started: None,
-                finished: None,
-                result: None,
-                instance: None,
-                log: None,
-            });
+            let track = self
+                .jobs
+                .entry(job.id.clone())
+                .or_insert_with(|| JobTrack::new("-", submitted));
             let started = matches!(job.state, JobState::Started | JobState::Finished);
             if started && track.started.is_none() {
                 track.started = Some(now);
@@ -412,7 +411,14 @@ pub fn render(record: &FleetRecord) -> String {
             timeline.join(" → ")
         }
     );
-    let summary = record.summary();
+    out.push_str(&figures(&record.summary()));
+    out
+}
+
+/// The figures of a run, three lines: jobs passed and queue time, boot time, instance-seconds
+/// per job-second.
+pub fn figures(summary: &Summary) -> String {
+    let mut out = String::new();
     let _ = writeln!(
         out,
         "jobs passed: {}/{}; queue time (submitted → started) p50 {}, p95 {}",

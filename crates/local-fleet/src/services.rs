@@ -117,21 +117,14 @@ impl Drop for Service {
 pub fn alive(pid: u32) -> bool {
     #[cfg(unix)]
     {
-        let Ok(pid) = i32::try_from(pid) else {
+        let Ok(raw) = i32::try_from(pid) else {
             return false;
         };
-        if nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err() {
+        if nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), None).is_err() {
             return false;
         }
         // A zombie (exited, not yet reaped by its parent) is gone for our purposes.
-        std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .map(|stat| {
-                stat.rsplit(')')
-                    .next()
-                    .map(|rest| !rest.trim_start().starts_with('Z'))
-                    .unwrap_or(true)
-            })
-            .unwrap_or(true)
+        stat_fields(pid).is_none_or(|fields| !fields.starts_with('Z'))
     }
     #[cfg(not(unix))]
     {
@@ -187,17 +180,19 @@ pub fn processes_in(dir: &Path) -> Vec<FoundProcess> {
     found
 }
 
+/// The fields of `/proc/<pid>/stat` after the command name (`state ppid …`; the name, in
+/// parentheses, may hold spaces and parentheses itself).
+fn stat_fields(pid: u32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    Some(stat.rsplit_once(')')?.1.trim_start().to_owned())
+}
+
 /// This process and its ancestors.
 fn ancestors() -> Vec<u32> {
     let mut chain = vec![std::process::id()];
     while let Some(&pid) = chain.last() {
-        let parent = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .ok()
-            .and_then(|stat| {
-                // `pid (comm) state ppid …`; comm may hold spaces and parentheses.
-                let rest = stat.rsplit_once(')')?.1.to_owned();
-                rest.split_whitespace().nth(1)?.parse::<u32>().ok()
-            });
+        let parent = stat_fields(pid)
+            .and_then(|fields| fields.split_whitespace().nth(1)?.parse::<u32>().ok());
         match parent {
             Some(ppid) if ppid > 1 && !chain.contains(&ppid) => chain.push(ppid),
             _ => break,

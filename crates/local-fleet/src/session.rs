@@ -12,10 +12,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use agent_protocol::{LogEvent, Secret};
+use agent_protocol::LogEvent;
 use anyhow::{Context as _, Result, bail};
 use aws_config::SdkConfig;
-use semaphore_hub::client::Client;
+use semaphore_hub::client::{Client, read_api_token};
 use semaphore_hub::jobspec::JobSpec;
 use semaphore_hub::records::SubmitJob;
 use serde::{Deserialize, Serialize};
@@ -107,13 +107,7 @@ impl FleetFile {
 
     /// A job API client for the hub.
     pub fn client(&self) -> Result<Client> {
-        let token = std::fs::read_to_string(&self.api_token_file).with_context(|| {
-            format!(
-                "cannot read the hub's API token from {}",
-                self.api_token_file.display()
-            )
-        })?;
-        Client::new(&self.hub_url, Secret::new(token.trim()))
+        Client::new(&self.hub_url, read_api_token(&self.api_token_file)?)
     }
 }
 
@@ -151,14 +145,10 @@ pub async fn submit(client: &Client, agent_type: &str, spec: &JobSpec) -> Result
 pub struct Fleet {
     /// Its options.
     pub options: FleetOptions,
-    /// Where its parts are.
-    pub file: FleetFile,
     /// What it did so far.
     pub record: FleetRecord,
     /// The job API client.
     pub client: Client,
-    /// The emulator's SDK configuration.
-    pub sdk: SdkConfig,
     moto: Service,
     hub: Service,
     stand_in: Ec2StandIn,
@@ -168,7 +158,6 @@ pub struct Fleet {
     started: Instant,
     last_written: Option<Instant>,
     submitted_lines: usize,
-    requests: std::collections::BTreeMap<String, agent_protocol::JobRequest>,
 }
 
 impl Fleet {
@@ -261,10 +250,7 @@ impl Fleet {
             region: REGION.into(),
             log: work.join("deploy.log"),
         };
-        let api_token = std::fs::read_to_string(&api_token_file).with_context(|| {
-            format!("the hub wrote no API token to {}", api_token_file.display())
-        })?;
-        let client = Client::new(&hub_url, Secret::new(api_token.trim()))?;
+        let client = Client::new(&hub_url, read_api_token(&api_token_file)?)?;
         let created = client.create_agent_type(AGENT_TYPE).await?;
         cli.store_token(&config, created.registration_token.expose())?;
         say(&format!(
@@ -342,10 +328,8 @@ impl Fleet {
         options.work_dir = work;
         Ok(Fleet {
             options,
-            file,
             record: FleetRecord::new(unix_ms(), min_size, max_size),
             client,
-            sdk,
             moto,
             hub,
             stand_in,
@@ -355,7 +339,6 @@ impl Fleet {
             started: Instant::now(),
             last_written: None,
             submitted_lines: 0,
-            requests: Default::default(),
         })
     }
 
@@ -369,7 +352,6 @@ impl Fleet {
         let at = self.now();
         let id = submit(&self.client, AGENT_TYPE, spec).await?;
         self.record.submitted(&id, name, at);
-        self.requests.insert(id.clone(), spec.request.clone());
         Ok(id)
     }
 
@@ -398,12 +380,11 @@ impl Fleet {
                 if !unchecked {
                     continue;
                 }
-                let request = self.requests.get(&job.id).unwrap_or(&job.request);
                 let result = job.result.map(|r| r.as_str()).unwrap_or_default();
                 let check = match self.client.job_log(&job.id).await {
                     Ok(log) => {
                         self.save_log(&job.id, &log)?;
-                        check_log(request, result, &log)
+                        check_log(&job.request, result, &log)
                     }
                     Err(e) => Err(format!("cannot read the log: {e}")),
                 };

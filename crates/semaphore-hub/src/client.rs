@@ -1,6 +1,8 @@
 //! The job API from the command line's side: a small HTTP client for `semaphore-hub`'s own
 //! commands (`agent-type create`, `job submit`, `jobs`, ...).
 
+use std::path::Path;
+
 use agent_protocol::Secret;
 use anyhow::{Context as _, Result, bail};
 use reqwest::{Method, StatusCode};
@@ -11,6 +13,20 @@ use crate::records::{
     SubmitJob,
 };
 use crate::server::JOB_API_PATH;
+
+/// Reads the job API's token from the file `serve` writes it to (`--api-token-file`).
+pub fn read_api_token(path: &Path) -> Result<Secret> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let token = text.trim();
+    if token.is_empty() {
+        bail!(
+            "{} is empty: it should hold the hub's API token",
+            path.display()
+        );
+    }
+    Ok(Secret::new(token))
+}
 
 /// A client of one hub.
 pub struct Client {

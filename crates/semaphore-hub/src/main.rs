@@ -8,9 +8,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use agent_protocol::{JobResult, Secret};
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result};
 use clap::{Args, Parser, Subcommand};
-use semaphore_hub::client::Client;
+use semaphore_hub::client::{Client, read_api_token};
 use semaphore_hub::jobspec::parse_job_file;
 use semaphore_hub::records::{JobState, SubmitJob};
 use semaphore_hub::{Hub, HubSettings, render, token};
@@ -104,7 +104,7 @@ impl HubArgs {
     fn client(&self) -> Result<Client> {
         let token = match std::env::var("SEMAPHORE_HUB_API_TOKEN") {
             Ok(value) if !value.is_empty() => Secret::new(value),
-            _ => read_token(&self.api_token_file).with_context(|| {
+            _ => read_api_token(&self.api_token_file).with_context(|| {
                 format!(
                     "cannot read the API token from {} (--api-token-file, or SEMAPHORE_HUB_API_TOKEN)",
                     self.api_token_file.display()
@@ -407,7 +407,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode> {
 /// The API token from `path`, or a new one written there (mode 0600) when it does not exist.
 fn api_token(path: &Path) -> Result<Secret> {
     if path.exists() {
-        return read_token(path);
+        return read_api_token(path);
     }
     let secret = token::new_token();
     let mut options = std::fs::OpenOptions::new();
@@ -422,17 +422,4 @@ fn api_token(path: &Path) -> Result<Secret> {
         .with_context(|| format!("cannot create the API token file {}", path.display()))?;
     file.write_all(secret.expose().as_bytes())?;
     Ok(secret)
-}
-
-fn read_token(path: &Path) -> Result<Secret> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let token = text.trim();
-    if token.is_empty() {
-        bail!(
-            "{} is empty: it should hold the hub's API token",
-            path.display()
-        );
-    }
-    Ok(Secret::new(token))
 }

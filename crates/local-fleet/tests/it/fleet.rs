@@ -190,21 +190,10 @@ impl Fleet {
         id
     }
 
-    /// Queue time percentiles and instance-seconds per job-second, as `local-fleet` reports
-    /// them.
+    /// The run's figures (queue time percentiles, instance-seconds per job-second), as
+    /// `local-fleet` reports them.
     fn figures(&self) -> String {
-        let summary = self.record.summary();
-        let secs = |s: Option<f64>| s.map_or_else(|| "-".to_owned(), |s| format!("{s:.1} s"));
-        format!(
-            "queue time p50 {}, p95 {}; {:.1} instance-seconds for {:.1} job-seconds ({} per job-second)",
-            secs(summary.queue_p50),
-            secs(summary.queue_p95),
-            summary.instance_seconds,
-            summary.job_seconds,
-            summary
-                .instance_seconds_per_job_second()
-                .map_or_else(|| "-".to_owned(), |r| format!("{r:.2}"))
-        )
+        local_fleet::record::figures(&self.record.summary())
     }
 
     /// Stops the hub; returns its address, for [`Fleet::start_hub`].
